@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Evaluate the reader or the whole pipeline on a SQuAD-format file.
+
+    python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode reader
+    python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode pipeline --limit 1000
+    python scripts/evaluate.py ../shared/data/qa/squad-dev-v2.0.json --mode pipeline
+
+reader:   the gold paragraph is given; EM/F1 (official SQuAD normalisation), and
+          no-answer accuracy when the file has unanswerable questions.
+pipeline: every article is indexed as a document (dense + BM25, as `build_index.py`
+          does), every question goes through the code path behind `/ask`; reports
+          top-1 and best-of-top-3 EM/F1, document and answer recall@k, no-answer
+          accuracy and latency.
+
+Prints a table and writes the JSON report to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from qa.config import Settings  # noqa: E402
+from qa.evaluation import documents_from_squad, evaluate_pipeline, evaluate_reader, sample  # noqa: E402
+from qa.index import Embedder, NewsIndex  # noqa: E402
+from qa.pipeline import Assistant  # noqa: E402
+from qa.reader import ExtractiveReader  # noqa: E402
+from qa.squad import load_squad  # noqa: E402
+
+
+def print_table(report: dict) -> None:
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        if isinstance(value, (dict, list)):
+            continue
+        print(f"{key:<{width}}  {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", type=Path, help="SQuAD-format JSON")
+    parser.add_argument("--mode", choices=["reader", "pipeline"], default="reader")
+    parser.add_argument("--limit", type=int, default=None, help="a seeded random sample of N questions")
+    parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
+    parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
+    parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
+    parser.add_argument("--threshold", type=float, default=None, help="no-answer threshold (default: calibrated)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON report (default: runs/eval/<file>-<mode>.json)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    articles, examples = load_squad(args.file)
+    examples = sample(examples, args.limit)
+    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads)
+    started = time.time()
+    if args.mode == "reader":
+        report = evaluate_reader(reader, examples, args.threshold)
+    else:
+        embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+        documents = documents_from_squad(articles)
+        build_started = time.time()
+        index = NewsIndex.build(documents, embedder, progress=True)
+        build_seconds = time.time() - build_started
+        assistant = Assistant(index, reader, args.passages, args.threshold)
+        report = evaluate_pipeline(assistant, documents, examples, [d.id for d in documents])
+        report["index_build_seconds"] = round(build_seconds, 1)
+        report["chunks"] = len(index.chunks)
+        report["passages_read"] = args.passages
+    report.update({
+        "file": args.file.name, "reader_backend": reader.backend, "seconds": round(time.time() - started, 1),
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+    })
+    print_table(report)
+    out = args.out or Path("runs/eval") / f"{args.file.stem}-{args.mode}{'-' + str(args.limit) if args.limit else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

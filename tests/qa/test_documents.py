@@ -1,0 +1,103 @@
+"""Each article format, stable ids, and malformed files named with their line."""
+
+import json
+
+import pytest
+
+from qa.documents import ArticleError, load_articles
+
+
+def write(path, text, mode="w"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_txt_title_is_first_line_and_text_is_kept_verbatim(tmp_path):
+    body = "\nCouncil meets Sunday\nThe council will meet.\r\n"
+    write(tmp_path / "world" / "Council Meets.txt", body)
+    [doc] = load_articles([tmp_path])
+    assert doc.id == "world-council-meets"  # derived from the path, stable
+    assert doc.title == "Council meets Sunday"
+    assert doc.text == "\nCouncil meets Sunday\nThe council will meet.\n"
+
+
+def test_markdown_heading_and_front_matter(tmp_path):
+    write(tmp_path / "a.md", "# Heading here\n\nBody text.")
+    write(tmp_path / "b.md", "---\nid: custom-id\ntitle: From front matter\nurl: https://example.org/b\n"
+                             "published: 2016-09-25\n---\n# Ignored heading\nBody.")
+    a, b = load_articles([tmp_path])
+    assert (a.id, a.title) == ("a", "Heading here")
+    assert (b.id, b.title, b.url, b.published) == ("custom-id", "From front matter", "https://example.org/b", "2016-09-25")
+    assert b.text == "# Ignored heading\nBody."
+
+
+def test_html_keeps_visible_text_only(tmp_path):
+    write(tmp_path / "page.html", "<html><head><title>Page title</title><style>p{}</style></head><body>"
+                                  "<h1>Headline</h1><script>alert(1)</script><p>First &amp; only <b>paragraph</b>.</p>"
+                                  "<nav><ul><li>Item</li></ul></nav></body></html>")
+    [doc] = load_articles([tmp_path / "page.html"])
+    assert doc.title == "Page title"
+    assert doc.text == "Headline\nFirst & only paragraph.\nItem"
+    assert "alert" not in doc.text
+
+
+def test_html_title_falls_back_to_h1(tmp_path):
+    write(tmp_path / "p.htm", "<body><h1>Only headline</h1><p>Text.</p></body>")
+    assert load_articles([tmp_path])[0].title == "Only headline"
+
+
+def test_jsonl_and_json_records(tmp_path):
+    write(tmp_path / "feed.jsonl", json.dumps({"id": "n1", "title": "One", "text": "First.", "url": "u"}) + "\n\n"
+          + json.dumps({"title": "Two", "text": "Second."}) + "\n")
+    write(tmp_path / "list.json", json.dumps([{"id": 7, "title": "Seven", "text": "Seventh.", "published": "2020"}]))
+    write(tmp_path / "single.json", json.dumps({"title": "Single", "text": "Alone."}))
+    docs = {d.title: d for d in load_articles([tmp_path])}
+    assert docs["One"].id == "n1" and docs["One"].url == "u"
+    assert docs["Two"].id.startswith("feed-")  # content-derived, stable across reordering
+    assert load_articles([tmp_path])[1].id == docs["Two"].id
+    assert docs["Seven"].id == "7" and docs["Seven"].published == "2020"
+    assert docs["Single"].id == "single"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.jsonl", '{"id": "a", "text": "ok"}\n{"id": "b", "text": \n', "bad.jsonl:2: invalid JSON"),
+        ("bad.jsonl", '{"id": "a", "text": "ok"}\n\n{"id": "b"}\n', "bad.jsonl:3: record has no 'text'"),
+        ("bad.jsonl", '["not", "an", "object"]\n', "bad.jsonl:1: expected an object"),
+        ("bad.json", '{\n  "title": "x",\n  "text": }', "bad.json:3: invalid JSON"),
+        ("bad.json", '[{"title": "x", "text": 5}]', "bad.json: record 0: record has no 'text'"),
+        ("empty.txt", "  \n\n", "empty.txt: the article has no text"),
+        ("bad.md", "---\ntitle: x\nauthor: y\n---\nBody", "bad.md:3: front matter line"),
+        ("bad.md", "---\ntitle: x\nBody", "bad.md:1: front matter opened"),
+        ("blank.html", "<html><script>x()</script></html>", "blank.html: the page has no visible text"),
+        ("latin1.txt", b"Caf\xe9\nsecond line\n", "latin1.txt:1: not valid UTF-8"),
+    ],
+)
+def test_malformed_files_are_named_with_their_line(tmp_path, name, content, message):
+    write(tmp_path / name, content)
+    with pytest.raises(ArticleError) as caught:
+        load_articles([tmp_path])
+    assert message in str(caught.value)
+
+
+def test_duplicate_ids_name_both_files(tmp_path):
+    write(tmp_path / "a.jsonl", json.dumps({"id": "same", "text": "A."}) + "\n")
+    write(tmp_path / "b.json", json.dumps({"id": "same", "text": "B."}))
+    with pytest.raises(ArticleError, match=r"b\.json: duplicate document id 'same' \(also in .*a\.jsonl\)"):
+        load_articles([tmp_path])
+
+
+def test_missing_path_and_unsupported_files(tmp_path):
+    with pytest.raises(ArticleError, match="no such file"):
+        load_articles([tmp_path / "nope"])
+    write(tmp_path / "notes.pdf", "x")
+    write(tmp_path / ".hidden" / "x.txt", "hidden")
+    write(tmp_path / "ok.txt", "Fine.")
+    assert [d.id for d in load_articles([tmp_path])] == ["ok"]  # folders skip other types and hidden files
+    with pytest.raises(ArticleError, match="unsupported file type"):
+        load_articles([tmp_path / "notes.pdf"])
