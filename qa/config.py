@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     embedding_model_name: str = "all-MiniLM-L6-v2"
     reader_model: Path = DEFAULT_READER_DIR
     reader_backend: Literal["auto", "onnx", "torch"] = "auto"
-    passages_to_read: int = Field(8, ge=1, le=50)
+    passages_to_read: int = Field(5, ge=1, le=50)
     no_answer_threshold: float | None = Field(None, ge=0.0, le=1.0, description="default: the reader's calibration")
     threads: int | None = None
     host: str = "127.0.0.1"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from qa.documents import Document, slugify
-from qa.index import Passage
+from qa.index import NewsIndex, Passage
 from qa.pipeline import Assistant
 from qa.reader import ExtractiveReader
 from qa.squad import SquadArticle, SquadExample, best_over_truths, exact_match, f1_score, normalize_answer
@@ -45,7 +45,7 @@ def sample(examples: list[SquadExample], limit: int | None, seed: int = 0) -> li
     return [examples[i] for i in chosen]
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -65,6 +65,33 @@ class Tally:
 
     def report(self) -> dict[str, float]:
         return {name: round(100 * self.sums[name] / self.counts[name], 2) for name in self.sums}
+
+
+FUSIONS = {"dense": (1.0, 0.0), "bm25": (0.0, 1.0), "rrf": (1.0, 1.0), "rrf_dense_1.5": (1.5, 1.0),
+           "rrf_bm25_1.5": (1.0, 1.5)}
+
+
+def evaluate_retrieval(index: NewsIndex, examples: list[SquadExample], article_ids: list[str]) -> dict:
+    """Document and answer recall@k of dense-only, BM25-only and fused retrieval."""
+    report: dict = {"mode": "retrieval", "questions": len(examples), "chunks": len(index.chunks)}
+    answerable = [e for e in examples if not e.is_impossible]
+    for name, (dense_weight, sparse_weight) in FUSIONS.items():
+        tally = Tally()
+        for example in tqdm(answerable, desc=name, unit="q", mininterval=5):
+            passages = index.search(example.question, k=max(RECALL_AT), dense_weight=dense_weight,
+                                    sparse_weight=sparse_weight)
+            _tally_recall(tally, passages, article_ids[example.article_index], example.answers)
+        report[name] = tally.report()
+    return report
+
+
+def _tally_recall(tally: Tally, passages: list[Passage], gold_id: str, answers: tuple[str, ...]) -> None:
+    ranked_docs = [p.document_id for p in passages]
+    gold_answers = [normalize_answer(a) for a in answers]
+    for k in RECALL_AT:
+        tally.add(f"document_recall@{k}", float(gold_id in ranked_docs[:k]))
+        tally.add(f"answer_recall@{k}", float(any(
+            any(g and g in normalize_answer(p.text) for g in gold_answers) for p in passages[:k])))
 
 
 def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], threshold: float | None = None) -> dict:
@@ -95,27 +122,30 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
             else:
                 tally.add("answerable_answered", float(decided != ""))
     return {"mode": "reader", "questions": len(examples), "threshold": threshold, **tally.report(),
-            "latency_ms_p50": round(_percentile(latencies, 0.5), 1),
-            "latency_ms_p95": round(_percentile(latencies, 0.95), 1)}
+            "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+            "latency_ms_p95": round(percentile(latencies, 0.95), 1)}
 
 
 def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples: list[SquadExample],
-                      article_ids: list[str], on_result=None) -> dict:
+                      article_ids: list[str], details: bool = False) -> dict:
     """Questions through `Assistant.ask` against an index of `documents`.
 
     `article_ids[e.article_index]` is the id of the document an example came from.
-    `on_result(example, result)` is called for each question (used for calibration).
+    With `details`, the report lists each question's top answer beside the gold ones.
     """
     tally = Tally()
     latencies = []
+    predictions = []
     has_impossible = any(e.is_impossible for e in examples)
     for example in tqdm(examples, desc="pipeline", unit="q", mininterval=5):
         result = assistant.ask(example.question, top_k=3)
         latencies.append(result.took_ms)
-        if on_result is not None:
-            on_result(example, result)
         truths = () if example.is_impossible else example.answers
         top = result.answers[0].text if result.answers else ""
+        if details:
+            predictions.append({"id": example.id, "question": example.question, "answer": top,
+                                "score": result.answers[0].score if result.answers else None, "gold": list(truths),
+                                "f1": round(100 * best_over_truths(f1_score, top, truths), 1)})
         if not example.is_impossible:
             forced = result.candidates[0][0].text if result.candidates else ""
             tally.add("top1_exact_match", best_over_truths(exact_match, top, truths))
@@ -125,13 +155,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             tally.add("top3_f1", max([best_over_truths(f1_score, a.text, truths) for a in result.answers],
                                      default=0.0))
             tally.add("forced_top1_f1", best_over_truths(f1_score, forced, truths))
-            gold_id = article_ids[example.article_index]
-            ranked_docs = [p.document_id for p in result.passages]
-            gold_answers = [normalize_answer(a) for a in truths]
-            for k in RECALL_AT:
-                tally.add(f"document_recall@{k}", float(gold_id in ranked_docs[:k]))
-                tally.add(f"answer_recall@{k}", float(any(
-                    any(g and g in normalize_answer(p.text) for g in gold_answers) for p in result.passages[:k])))
+            _tally_recall(tally, result.passages, article_ids[example.article_index], truths)
             tally.add("answered", float(bool(result.answers)))
         if has_impossible:
             tally.add("with_no_answer_f1", best_over_truths(f1_score, top, truths))
@@ -139,6 +163,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             if example.is_impossible:
                 tally.add("unanswerable_rejected", float(result.no_answer))
     return {"mode": "pipeline", "questions": len(examples), "documents": len(documents), **tally.report(),
-            "latency_ms_p50": round(_percentile(latencies, 0.5), 1),
-            "latency_ms_p95": round(_percentile(latencies, 0.95), 1),
-            "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0}
+            "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+            "latency_ms_p95": round(percentile(latencies, 0.95), 1),
+            "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+            **({"predictions": predictions} if details else {})}

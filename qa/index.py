@@ -319,26 +319,30 @@ class NewsIndex:
     def document(self, document_id: str) -> Document | None:
         return self.documents.get(document_id)
 
-    def search(self, question: str, k: int = 8, candidates: int = 50, dense_weight: float = 1.0) -> list[Passage]:
+    def search(self, question: str, k: int = 8, candidates: int = 50, dense_weight: float = 1.0,
+               sparse_weight: float = 1.0) -> list[Passage]:
         """Hybrid retrieval: weighted reciprocal-rank fusion of dense and BM25 rankings.
 
         `score` is the fused score divided by its maximum (ranked first by both), so in 0..1.
+        A weight of 0 turns one retriever off (used to measure each alone).
         """
         if not self.chunks:
             return []
         depth = min(max(candidates, k), len(self.chunks))
-        query = self.embedder.encode([question])
-        _, dense_ids = self.faiss_index.search(query, depth)
-        dense = [int(i) for i in dense_ids[0] if i >= 0]
-        sparse = [i for i, _ in self.bm25.top(question, depth)]
+        dense, sparse = [], []
+        if dense_weight > 0:
+            _, dense_ids = self.faiss_index.search(self.embedder.encode([question]), depth)
+            dense = [int(i) for i in dense_ids[0] if i >= 0]
+        if sparse_weight > 0:
+            sparse = [i for i, _ in self.bm25.top(question, depth)]
         fused: dict[int, float] = defaultdict(float)
         dense_rank = {chunk: rank for rank, chunk in enumerate(dense)}
         sparse_rank = {chunk: rank for rank, chunk in enumerate(sparse)}
         for chunk, rank in dense_rank.items():
             fused[chunk] += dense_weight / (RRF_K + rank + 1)
         for chunk, rank in sparse_rank.items():
-            fused[chunk] += 1.0 / (RRF_K + rank + 1)
-        best = (dense_weight + 1.0) / (RRF_K + 1)
+            fused[chunk] += sparse_weight / (RRF_K + rank + 1)
+        best = (dense_weight + sparse_weight) / (RRF_K + 1)
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         passages = []
         for chunk_id, score in ranked:

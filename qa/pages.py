@@ -45,14 +45,15 @@ def home(request: Request, services: ServicesDep, q: Annotated[str | None, Query
 
 @router.get("/articles/{document_id:path}", response_class=HTMLResponse)
 def article(request: Request, document_id: str, services: ServicesDep, start: int | None = None,
-            end: int | None = None):
+            end: int | None = None, q: Annotated[str, Query(max_length=1000)] = ""):
     index = services.live_index.get()
     document = index.document(document_id) if index is not None else None
     if document is None:
         return templates.TemplateResponse(
-            request, "article.html", {"document": None, "document_id": document_id}, status_code=404)
+            request, "article.html", {"document": None, "document_id": document_id, "question": q}, status_code=404)
     highlight = start is not None and end is not None and 0 <= start < end <= len(document.text)
     parts = _split(document.text, start, end) if highlight else (document.text, "", "")
     notice = None if highlight or (start is None and end is None) else "The cited offsets are outside this article."
     return templates.TemplateResponse(
-        request, "article.html", {"document": document, "parts": parts, "highlight": highlight, "notice": notice})
+        request, "article.html",
+        {"document": document, "parts": parts, "highlight": highlight, "notice": notice, "question": q})

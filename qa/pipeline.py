@@ -137,7 +137,7 @@ def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
 class Assistant:
     """Retriever + reader + calibrated ranking; the model objects are loaded once."""
 
-    def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader, passages_to_read: int = 8,
+    def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader, passages_to_read: int = 5,
                  threshold: float | None = None) -> None:
         self.index = index
         self.reader = reader

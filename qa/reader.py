@@ -27,6 +27,7 @@ LOG = logging.getLogger(__name__)
 DEFAULT_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
 ONNX_FILE = "model.int8.onnx"
 CALIBRATION_FILE = "calibration.json"
+MAX_QUESTION_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ class ExtractiveReader:
         LOG.info("reader loaded from %s (%s back end)", self.model_dir, backend)
 
     def encode(self, question: str, texts: list[str]):
+        tokens = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        if len(tokens["input_ids"]) > MAX_QUESTION_TOKENS:  # leave room for the passage in every window
+            question = question[: tokens["offset_mapping"][MAX_QUESTION_TOKENS - 1][1]]
         return self.tokenizer(
             [question] * len(texts), texts, truncation="only_second", max_length=self.max_length,
             stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",

@@ -18,20 +18,18 @@ import argparse
 import json
 import platform
 import random
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from qa.app import Services, create_app  # noqa: E402
+from qa.app import Services, create_app, serve_in_background  # noqa: E402
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
+from qa.evaluation import percentile  # noqa: E402
 from qa.index import Embedder, rebuild_index  # noqa: E402
 from qa.pipeline import Assistant, LiveIndex  # noqa: E402
 from qa.reader import ExtractiveReader  # noqa: E402
@@ -44,11 +42,6 @@ SAMPLE_QUESTIONS = [
     "Which refugee camp did government troops seize?", "Who backs the Syrian government?",
     "What is the boiling point of liquid nitrogen?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def generated_articles(path: Path, count: int, paragraphs_per_article: int = 4) -> list[tuple[str, str]]:
@@ -73,17 +66,8 @@ def generated_articles(path: Path, count: int, paragraphs_per_article: int = 4) 
 
 
 def serve_and_time(services: Services, questions: list[str]) -> dict:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     latencies, server_ms = [], []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with serve_in_background(create_app(services=services)) as url, httpx.Client(base_url=url, timeout=60) as client:
         client.post("/ask", json={"question": questions[0]})  # warm-up
         for question in questions:
             started = time.perf_counter()
@@ -91,8 +75,6 @@ def serve_and_time(services: Services, questions: list[str]) -> dict:
             latencies.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
             server_ms.append(response.json()["took_ms"])
-    server.should_exit = True
-    thread.join(timeout=10)
     return {"requests": len(latencies), "p50_ms": round(percentile(latencies, 0.5), 1),
             "p95_ms": round(percentile(latencies, 0.95), 1), "mean_ms": round(statistics.fmean(latencies), 1),
             "server_p50_ms": round(percentile(server_ms, 0.5), 1)}

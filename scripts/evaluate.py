@@ -7,6 +7,7 @@
 
 reader:   the gold paragraph is given; EM/F1 (official SQuAD normalisation), and
           no-answer accuracy when the file has unanswerable questions.
+retrieval: recall@k of dense-only, BM25-only and fused retrieval (no reader).
 pipeline: every article is indexed as a document (dense + BM25, as `build_index.py`
           does), every question goes through the code path behind `/ask`; reports
           top-1 and best-of-top-3 EM/F1, document and answer recall@k, no-answer
@@ -27,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import documents_from_squad, evaluate_pipeline, evaluate_reader, sample  # noqa: E402
+from qa.evaluation import (  # noqa: E402
+    documents_from_squad, evaluate_pipeline, evaluate_reader, evaluate_retrieval, sample)
 from qa.index import Embedder, NewsIndex  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 from qa.reader import ExtractiveReader  # noqa: E402
@@ -35,33 +37,48 @@ from qa.squad import load_squad  # noqa: E402
 
 
 def print_table(report: dict) -> None:
+    """Scalars as `key  value` lines; nested reports (retrieval) as one column each."""
+    nested = {k: v for k, v in report.items() if isinstance(v, dict)}
     width = max(len(k) for k in report)
     for key, value in report.items():
-        if isinstance(value, (dict, list)):
-            continue
-        print(f"{key:<{width}}  {value}")
+        if not isinstance(value, (dict, list)):
+            print(f"{key:<{width}}  {value}")
+    if nested:
+        rows = list(next(iter(nested.values())))
+        width = max(len(r) for r in rows)
+        print(" " * width + "".join(f"  {name:>14}" for name in nested))
+        for row in rows:
+            print(f"{row:<{width}}" + "".join(f"  {nested[name].get(row, ''):>14}" for name in nested))
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", type=Path, help="SQuAD-format JSON")
-    parser.add_argument("--mode", choices=["reader", "pipeline"], default="reader")
+    parser.add_argument("--mode", choices=["reader", "pipeline", "retrieval"], default="reader")
     parser.add_argument("--limit", type=int, default=None, help="a seeded random sample of N questions")
     parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
     parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
     parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
     parser.add_argument("--threshold", type=float, default=None, help="no-answer threshold (default: calibrated)")
+    parser.add_argument("--details", action="store_true", help="pipeline: list every question's top answer")
     parser.add_argument("--out", type=Path, default=None, help="JSON report (default: runs/eval/<file>-<mode>.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     articles, examples = load_squad(args.file)
     examples = sample(examples, args.limit)
-    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads)
     started = time.time()
+    reader = None
+    if args.mode != "retrieval":
+        reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads)
     if args.mode == "reader":
         report = evaluate_reader(reader, examples, args.threshold)
+    elif args.mode == "retrieval":
+        documents = documents_from_squad(articles)
+        embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+        index = NewsIndex.build(documents, embedder, progress=True)
+        report = evaluate_retrieval(index, examples, [d.id for d in documents])
     else:
         embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
         documents = documents_from_squad(articles)
@@ -69,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         index = NewsIndex.build(documents, embedder, progress=True)
         build_seconds = time.time() - build_started
         assistant = Assistant(index, reader, args.passages, args.threshold)
-        report = evaluate_pipeline(assistant, documents, examples, [d.id for d in documents])
+        report = evaluate_pipeline(assistant, documents, examples, [d.id for d in documents], args.details)
         report["index_build_seconds"] = round(build_seconds, 1)
         report["chunks"] = len(index.chunks)
         report["passages_read"] = args.passages
     report.update({
-        "file": args.file.name, "reader_backend": reader.backend, "seconds": round(time.time() - started, 1),
+        "file": args.file.name, "reader_backend": reader.backend if reader else None, "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
     })
     print_table(report)

@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         progress.update(1)
-        progress.set_postfix(loss=f"{running:.3f}")
+        progress.set_postfix(loss=f"{running:.3f}", refresh=False)
         if step % args.checkpoint_every == 0 or step == total_steps:
             save_checkpoint(
                 checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),

@@ -34,6 +34,13 @@ def test_get_ask_matches_post(client):
     assert [a["text"] for a in got["answers"]] == [a["text"] for a in posted["answers"]]
 
 
+def test_longest_allowed_question_is_answered(client):
+    question = "Who requested the meeting " + "and why did they request it " * 34 + "?"
+    assert len(question) <= 1000
+    response = client.post("/ask", json={"question": question})
+    assert response.status_code == 200 and response.json()["passages"]
+
+
 def test_unanswerable_question_says_so(client):
     body = client.post("/ask", json={"question": "What is the boiling point of liquid nitrogen?"}).json()
     assert body["no_answer"] is True and body["answers"] == []

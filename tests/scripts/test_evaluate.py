@@ -24,3 +24,11 @@ def test_pipeline_mode_reports_answers_recall_and_latency(tmp_path, capsys):
     assert {"top1_f1", "top3_f1", "no_answer_accuracy", "latency_ms_p95"} <= set(report)
     assert report["top1_f1"] <= report["top3_f1"]
     assert "top1_f1" in capsys.readouterr().out
+
+
+def test_retrieval_mode_compares_fusions(tmp_path):
+    out = tmp_path / "retrieval.json"
+    assert evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "retrieval", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert {"dense", "bm25", "rrf"} <= set(report)
+    assert report["rrf"]["document_recall@8"] == 100.0
