@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
     load_seconds = time.time() - started
-    report: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor()}",
+    report: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                     "reader_backend": reader.backend, "passages_read": settings.passages_to_read,
                     "model_load_seconds": round(load_seconds, 1)}
     with tempfile.TemporaryDirectory() as tmp:

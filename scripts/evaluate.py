@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         report["passages_read"] = args.passages
     report.update({
         "file": args.file.name, "reader_backend": reader.backend if reader else None, "seconds": round(time.time() - started, 1),
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     })
     print_table(report)
     out = args.out or Path("runs/eval") / f"{args.file.stem}-{args.mode}{'-' + str(args.limit) if args.limit else ''}.json"
