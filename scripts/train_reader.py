@@ -105,7 +105,7 @@ def build_features(
         elif answer is not None:
             lo, hi = max(0, answer[1] - room + 1), min(answer[0], n - room)
         elif exclude is not None:  # a window of the gold paragraph that leaves the answer out
-            choices = [s for s in (0, n - room) if s + room <= exclude[0] or s > exclude[1]]
+            choices = list(range(0, exclude[0] - room + 1)) + list(range(exclude[1] + 1, n - room + 1))
             if not choices:
                 return None
             lo = hi = rng.choice(choices)

@@ -34,8 +34,9 @@ def test_long_passages_are_read_in_windows_in_one_batch(reader):
     filler = " ".join(["The weather was mild and nothing else happened that day."] * 40)
     text = filler + " The treaty was signed in Geneva by twelve nations."
     candidates = reader.read("Where was the treaty signed?", [passage(text), passage(SENTENCE)])
-    assert candidates[0].text == "Geneva"
-    assert text[candidates[0].start:candidates[0].end] == "Geneva"
+    best = candidates[0]
+    assert best.start >= len(filler)  # found in the last window of the long passage
+    assert "Geneva" in best.text and text[best.start:best.end] == best.text
 
 
 def test_probability_prefers_the_right_span(reader):

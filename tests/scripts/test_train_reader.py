@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 
 from qa.index import Passage
 from qa.reader import ExtractiveReader
-from qa.squad import load_squad
+from qa.squad import SquadExample, load_squad
 from scripts import train_reader
 from tests.conftest import FIXTURES
 
@@ -22,13 +22,17 @@ def test_features_label_the_answer_and_hard_negatives(tokenizer):
     articles, examples = load_squad(FIXTURES / "tiny-squad.json")
     examples = [e for e in examples if e.answers]
     paragraphs = {i: list(a.paragraphs) for i, a in enumerate(articles)}
-    features = train_reader.build_features(examples, paragraphs, tokenizer, random.Random(0), 48, 64, 1.0)
+    features = train_reader.build_features(examples, paragraphs, tokenizer, random.Random(0), 36, 44, 1.0)
     positives = [f for f in features if f.start > 0]
     assert len(positives) == len(examples)
     for feature, example in zip(positives, examples):
         span = tokenizer.decode(feature.input_ids[feature.start:feature.end + 1])
         assert span == example.answers[0].lower()
-        assert len(feature.input_ids) <= 64
+        assert len(feature.input_ids) <= 44
+    # A paragraph longer than the window, answer first: a window can leave the answer out.
+    context = "Mayor Elena Ruiz opened the bridge. " + "Traffic across the bay was light that morning. " * 8
+    examples = [SquadExample("x", "Bridge", context, "Who opened the bridge?", ("Mayor Elena Ruiz",), (0,))]
+    features = train_reader.build_features(examples, {0: [context]}, tokenizer, random.Random(0), 36, 44, 1.0)
     answers_by_question = {e.question.lower(): [a.lower() for a in e.answers] for e in examples}
     negatives = [f for f in features if f.start == 0]
     assert negatives  # negative_rate=1.0: hard negatives were made
@@ -42,15 +46,14 @@ def test_features_label_the_answer_and_hard_negatives(tokenizer):
 
 def test_smoke_training_saves_a_model_that_loads_and_answers(tmp_path, caplog):
     args = ["--train-files", str(FIXTURES / "tiny-squad.json"), "--output-dir", str(tmp_path / "model"),
-            "--work-dir", str(tmp_path / "work"), "--batch-size", "2", "--max-steps", "2", "--checkpoint-every", "1",
-            "--threads", "1"]
-    assert train_reader.main(args) == 0
+            "--work-dir", str(tmp_path / "work"), "--batch-size", "1", "--checkpoint-every", "1", "--threads", "1"]
+    assert train_reader.main(args + ["--max-steps", "2"]) == 0
     info = json.loads((tmp_path / "model" / "training.json").read_text())
     assert info["steps"] == 2 and info["questions"] == 4
     assert (tmp_path / "model" / "model.safetensors").exists()
 
     caplog.set_level("INFO")
-    assert train_reader.main(args[:-4] + ["--max-steps", "3", "--resume", "--checkpoint-every", "1"]) == 0
+    assert train_reader.main(args + ["--max-steps", "3", "--resume"]) == 0
     assert "resumed at step 2" in caplog.text
     assert json.loads((tmp_path / "model" / "training.json").read_text())["steps"] == 3
 
