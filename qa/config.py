@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.pipeline import DEFAULT_PASSAGES_TO_READ
 from qa.reader import DEFAULT_READER_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
     embedding_model_name: str = "all-MiniLM-L6-v2"
     reader_model: Path = DEFAULT_READER_DIR
     reader_backend: Literal["auto", "onnx", "torch"] = "auto"
-    passages_to_read: int = Field(5, ge=1, le=50)
+    passages_to_read: int = Field(DEFAULT_PASSAGES_TO_READ, ge=1, le=50)
     no_answer_threshold: float | None = Field(None, ge=0.0, le=1.0, description="default: the reader's calibration")
     threads: int | None = None
     host: str = "127.0.0.1"

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,13 @@ DEFAULT_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
 ONNX_FILE = "model.int8.onnx"
 CALIBRATION_FILE = "calibration.json"
 MAX_QUESTION_TOKENS = 64
+
+
+@lru_cache(maxsize=64)
+def _span_band(n: int, max_tokens: int) -> np.ndarray:
+    """Mask of (start, end) pairs with start <= end < start + max_tokens, for an n-token window."""
+    ones = np.ones((n, n), dtype=bool)
+    return np.triu(ones) & ~np.triu(ones, max_tokens)
 
 
 @dataclass(frozen=True)
@@ -134,9 +142,10 @@ class ExtractiveReader:
         LOG.info("reader loaded from %s (%s back end)", self.model_dir, backend)
 
     def encode(self, question: str, texts: list[str]):
-        tokens = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-        if len(tokens["input_ids"]) > MAX_QUESTION_TOKENS:  # leave room for the passage in every window
-            question = question[: tokens["offset_mapping"][MAX_QUESTION_TOKENS - 1][1]]
+        if len(question) > MAX_QUESTION_TOKENS:  # fewer characters cannot make more tokens
+            tokens = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+            if len(tokens["input_ids"]) > MAX_QUESTION_TOKENS:  # leave room for the passage in every window
+                question = question[: tokens["offset_mapping"][MAX_QUESTION_TOKENS - 1][1]]
         return self.tokenizer(
             [question] * len(texts), texts, truncation="only_second", max_length=self.max_length,
             stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
@@ -181,8 +190,7 @@ class ExtractiveReader:
         e = np.where(context, end, -np.inf)
         n = len(s)
         scores = s[:, None] + e[None, :]
-        band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), self.max_answer_tokens)
-        scores = np.where(band, scores, -np.inf)
+        scores = np.where(_span_band(n, self.max_answer_tokens), scores, -np.inf)
         flat = np.argpartition(-scores, self.spans_per_window, axis=None)[: self.spans_per_window]
         flat = flat[np.argsort(-scores.ravel()[flat])]
         return [(int(i // n), int(i % n), float(scores.ravel()[i])) for i in flat if np.isfinite(scores.ravel()[i])]

@@ -75,22 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads)
     if args.mode == "reader":
         report = evaluate_reader(reader, examples, args.threshold)
-    elif args.mode == "retrieval":
-        documents = documents_from_squad(articles)
-        embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
-        index = NewsIndex.build(documents, embedder, progress=True)
-        report = evaluate_retrieval(index, examples, [d.id for d in documents])
     else:
         embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
         documents = documents_from_squad(articles)
+        article_ids = [d.id for d in documents]
         build_started = time.time()
         index = NewsIndex.build(documents, embedder, progress=True)
         build_seconds = time.time() - build_started
-        assistant = Assistant(index, reader, args.passages, args.threshold)
-        report = evaluate_pipeline(assistant, documents, examples, [d.id for d in documents], args.details)
+        if args.mode == "retrieval":
+            report = evaluate_retrieval(index, examples, article_ids)
+        else:
+            assistant = Assistant(index, reader, args.passages, args.threshold)
+            report = evaluate_pipeline(assistant, documents, examples, article_ids, args.details)
+            report["passages_read"] = args.passages
         report["index_build_seconds"] = round(build_seconds, 1)
         report["chunks"] = len(index.chunks)
-        report["passages_read"] = args.passages
     report.update({
         "file": args.file.name, "reader_backend": reader.backend if reader else None, "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
