@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -23,18 +24,34 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, "localhost")."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or 0.0.0.0-like wildcard: reachable from elsewhere
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from qa.app import create_app
 
     settings = _settings(args)
+    if settings.api_key is None and not is_loopback(settings.host):
+        # Without a key the endpoints that change state are open to whoever can connect.
+        print(f"error: refusing to serve on {settings.host}, which other machines can reach, without an API key: "
+              "set NEWSQA_API_KEY (clients send it as 'Authorization: Bearer <key>') or serve on 127.0.0.1",
+              file=sys.stderr)
+        return 2
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 
 
 def ask(args: argparse.Namespace) -> int:
-    from qa.app import load_services
+    from qa.services import load_services
 
     services = load_services(_settings(args))
     index = services.live_index.get()
@@ -48,16 +65,22 @@ def ask(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = services.assistant.ask(question, args.top_k, index=index)
+    result = services.assistant.ask(question, args.top_k, index=index, min_score=args.min_score)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(f"Q: {result.question}  ({result.took_ms:.0f} ms)")
-    if result.no_answer:
+    if result.no_answer and result.answers:
+        print("The archive may not answer this. Best guesses:")
+    elif result.no_answer:
         print("No answer in the indexed articles.")
+    elif len({a.document_id for a in result.answers}) > 1:
+        print("These answers come from different articles; add a name, place or date to narrow the question.")
     for rank, answer in enumerate(result.answers, 1):
-        print(f"{rank}. {answer.text}  [{answer.score:.0%}]")
-        print(f"   {answer.title[:80]} ({answer.document_id}, characters {answer.start}-{answer.end})")
+        hedge = "" if answer.confident else ", not confident"
+        print(f"{rank}. {answer.text}  [{answer.score:.0%}{hedge}]")
+        dated = f", {answer.published}" if answer.published else ""
+        print(f"   {answer.title[:80]} ({answer.document_id}{dated}, characters {answer.start}-{answer.end})")
         print(f"   \"{answer.context}\"")
     return 0
 
@@ -77,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--index-dir", type=Path)
     ask_parser.add_argument("--top-k", type=int, default=3, choices=range(1, 11), metavar="1..10")
     ask_parser.add_argument("--json", action="store_true", help="print the /ask JSON response")
+    ask_parser.add_argument("--min-score", type=float, default=0.0, metavar="0..1",
+                            help="drop answers under this probability (the no-answer threshold: confident only)")
     ask_parser.set_defaults(func=ask)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.command == "ask" else logging.INFO,

@@ -1,22 +1,43 @@
-"""The JSON API: `/ask`, `/documents/{id}`, `/healthz` (one router per resource)."""
+"""The JSON API: `/ask`, `/documents/{id}`, `/admin/reload`, `/healthz` (one router per resource)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from qa.app import IndexDep, ServicesDep
+from qa.services import DeadlineDep, IndexDep, NoIndexError, ServicesDep, WriteKeyDep
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 10
+MAX_DOCUMENT_ID_CHARS = 1000
+# C0 and C1 control characters except the ordinary whitespace \t \n \v \f \r (squeezed).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str, what: str) -> str:
+    """`value` unchanged if it is text a model may see; a ValueError that says why otherwise.
+
+    A lone surrogate (JSON "\\ud800") cannot be encoded and makes the tokenizer raise;
+    U+FFFD is what undecodable bytes in a URL become; control characters are no text.
+    """
+    if match := _SURROGATE.search(value):
+        raise ValueError(f"{what} is not valid Unicode: lone surrogate U+{ord(match[0]):04X} "
+                         f"at character {match.start()}")
+    if (position := value.find("\ufffd")) >= 0:
+        raise ValueError(f"{what} is not valid UTF-8: U+FFFD (undecodable bytes) at character {position}")
+    if match := _CONTROL.search(value):
+        raise ValueError(f"{what} contains control character U+{ord(match[0]):04X} at character {match.start()}")
+    return value
 
 
 def clean_question(question: str) -> str:
-    """The question with whitespace squeezed; rejects empty and over-long ones."""
-    cleaned = " ".join(question.split())
+    """The question with whitespace squeezed; rejects invalid text, empty and over-long ones."""
+    cleaned = " ".join(check_text(question, "question").split())
     if not cleaned:
         raise ValueError("question must not be empty")
     if len(cleaned) > MAX_QUESTION_CHARS:
@@ -25,8 +46,14 @@ def clean_question(question: str) -> str:
 
 
 class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field ("topk") is an error, not ignored
+
     question: str = Field(..., description="A natural-language question", examples=["Who requested the meeting?"])
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="How many distinct answers to return at most")
+    min_score: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "Drop answers under this calibrated probability; the no-answer threshold (see /healthz) "
+        "gives confident answers only. By default low-confidence best guesses are returned, "
+        "marked `confident: false`, when nothing clears the threshold."))
 
     @field_validator("question")
     @classmethod
@@ -43,6 +70,8 @@ class AnswerOut(BaseModel):
     end: int
     context: str = Field(description="The sentence around the answer")
     context_start: int
+    confident: bool = Field(description="False for a best guess under the no-answer threshold")
+    published: str | None = Field(None, description="The article's publication date, when known")
 
 
 class PassageOut(BaseModel):
@@ -58,35 +87,50 @@ class AskResponse(BaseModel):
     question: str
     answers: list[AnswerOut]
     passages: list[PassageOut]
-    no_answer: bool = Field(description="True when the indexed articles do not answer the question")
+    no_answer: bool = Field(description=(
+        "True when no answer clears the confidence threshold; `answers` then holds best guesses, if any"))
     took_ms: float
 
 
 ask_router = APIRouter(tags=["ask"])
 
 
-def _answer(services: ServicesDep, index: IndexDep, request: AskRequest) -> dict:
-    return services.assistant.ask(request.question, request.top_k, index=index).to_dict()
+def _answer(services: ServicesDep, index: IndexDep, request: AskRequest, deadline: float) -> dict:
+    return services.assistant.ask(request.question, request.top_k, index=index, min_score=request.min_score,
+                                  deadline=deadline).to_dict()
 
 
 @ask_router.post("/ask", response_model=AskResponse)
-def ask_post(request: AskRequest, services: ServicesDep, index: IndexDep) -> dict:
+def ask_post(request: AskRequest, services: ServicesDep, index: IndexDep, deadline: DeadlineDep) -> dict:
     """Answer a question from the indexed articles."""
-    return _answer(services, index, request)
+    return _answer(services, index, request, deadline)
 
 
 @ask_router.get("/ask", response_model=AskResponse)
-def ask_get(services: ServicesDep, index: IndexDep, question: Annotated[str, Query(max_length=20_000)],
-            top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3) -> dict:
+def ask_get(services: ServicesDep, index: IndexDep, deadline: DeadlineDep,
+            question: Annotated[str, Query(max_length=20_000)],
+            top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3,
+            min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0) -> dict:
     """The same as `POST /ask`, with the question in the query string."""
     try:
-        request = AskRequest(question=question, top_k=top_k)
+        request = AskRequest(question=question, top_k=top_k, min_score=min_score)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from None
-    return _answer(services, index, request)
+    return _answer(services, index, request, deadline)
 
 
 documents_router = APIRouter(tags=["documents"])
+
+
+def check_document_id(document_id: str) -> str:
+    """The id if it could be one (valid text, bounded length); a 422 that says why otherwise."""
+    try:
+        check_text(document_id, "document id")
+    except ValueError as err:
+        raise HTTPException(422, detail=str(err)) from None
+    if len(document_id) > MAX_DOCUMENT_ID_CHARS:
+        raise HTTPException(422, detail=f"document id is longer than {MAX_DOCUMENT_ID_CHARS} characters")
+    return document_id
 
 
 class DocumentOut(BaseModel):
@@ -100,10 +144,29 @@ class DocumentOut(BaseModel):
 @documents_router.get("/documents/{document_id:path}", response_model=DocumentOut)
 def get_document(document_id: str, index: IndexDep) -> dict:
     """One indexed article, its text exactly as indexed (answer offsets refer to it)."""
-    document = index.document(document_id)
+    document = index.document(check_document_id(document_id))
     if document is None:
         raise HTTPException(404, detail=f"no document with id {document_id!r}")
     return document.to_dict()
+
+
+admin_router = APIRouter(tags=["admin"])
+
+
+class ReloadOut(BaseModel):
+    index_version: str | None = Field(description="The index version served after the reload")
+    error: str | None = Field(None, description="Why CURRENT could not be loaded; the previous version keeps serving")
+
+
+@admin_router.post("/admin/reload", response_model=ReloadOut)
+def reload_index(_: WriteKeyDep, services: ServicesDep) -> dict:
+    """Re-read the index directory's `CURRENT` and load that version now, without waiting
+    for the periodic check (needs the API key when one is configured)."""
+    services.live_index.load()
+    index = services.live_index.get()
+    if index is None:
+        raise NoIndexError(services)
+    return {"index_version": index.manifest.get("version"), "error": services.live_index.error}
 
 
 health_router = APIRouter(tags=["health"])
@@ -111,14 +174,23 @@ health_router = APIRouter(tags=["health"])
 
 @health_router.get("/healthz")
 def health(services: ServicesDep) -> dict:
-    """Status, index version and counts; `status` is "no_index" until an index is built."""
+    """Status, index versions and counts.
+
+    `status` is "no_index" until an index loads, "degraded" while an error keeps the
+    served version from being the one `CURRENT` names (a failed hot reload, or a start-up
+    fallback from a damaged version; `error` says why), "ok" otherwise.
+    """
     index = services.live_index.get()
+    state = services.live_index.health()
+    versions = {"served_version": state.served_version, "current_version": state.current_version,
+                "error": state.error}
     if index is None:
-        return {"status": "no_index", "error": services.live_index.error, "index_dir": str(services.settings.index_dir)}
+        return {"status": "no_index", **versions}
     manifest = index.manifest
     return {
-        "status": "ok",
+        "status": state.status,
         "index_version": manifest.get("version"),
+        **versions,
         "documents": manifest.get("documents"),
         "chunks": manifest.get("chunks"),
         "built_at": manifest.get("built_at"),

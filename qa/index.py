@@ -5,15 +5,29 @@ versioned), `load` (validated against its manifest), `search` (hybrid retrieval)
 and `document`. On disk an index directory holds versions and a `CURRENT` file
 naming the live one:
 
-    index_dir/CURRENT             -> "v20261125-143000-123456"
+    index_dir/CURRENT             -> "v20261125-143000-123456789"
     index_dir/v20261125-.../manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss
 
 `save` writes a new version beside the old one and then replaces `CURRENT` in one
 `os.replace`, so readers see either the old or the new index, never half of one.
+Every file, the version directory and `index_dir` are fsynced around the swap, so
+the switch also survives a power cut. A version is named after its UTC creation
+time to the nanosecond and always sorts after every existing version, so "newest"
+is simply the last name. `load` falls back to the newest valid older version when
+`CURRENT` names a damaged one (and says so in `NewsIndex.fallback_reason`).
+
+Fault injection: with `NEWSQA_TEST_PAUSE_AT=<point>` in the environment, a build
+prints "NEWSQA_PAUSED <point>" on stderr and sleeps at that point, so a test can
+kill it there (tests/qa/test_lifecycle.py, scripts/fault_test.py). The points, in
+order: `embedding` (chunks known, nothing written), `vectors_written` (vectors.faiss
+written in the staging folder, no manifest yet), `before_rename` (staging complete),
+`before_swap` (version folder in place, `CURRENT` not yet switched), `after_swap`
+(`CURRENT` switched, old versions not yet pruned).
 """
 
 from __future__ import annotations
 
+import calendar
 import fcntl
 import hashlib
 import json
@@ -22,6 +36,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -38,6 +53,9 @@ LOG = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 EXACT_SEARCH_LIMIT = 50_000  # above this many chunks, an HNSW graph replaces exact search
 RRF_K = 60
+PAUSE_ENV = "NEWSQA_TEST_PAUSE_AT"
+PAUSE_POINTS = ("embedding", "vectors_written", "before_rename", "before_swap", "after_swap")
+_VERSION_NAME = re.compile(r"^v(\d{8}-\d{6})-(\d{6}|\d{9})$")  # 6 digits: names of earlier releases
 
 
 class IndexLoadError(RuntimeError):
@@ -61,9 +79,11 @@ class Passage:
     score: float
     dense_rank: int | None = None
     sparse_rank: int | None = None
+    dense_score: float | None = None  # cosine of question and passage, when the dense retriever ranked it
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k not in {"dense_rank", "sparse_rank", "chunk_id"}}
+        hidden = {"dense_rank", "sparse_rank", "chunk_id", "dense_score"}
+        return {k: v for k, v in asdict(self).items() if k not in hidden}
 
 
 class Embedder:
@@ -77,12 +97,24 @@ class Embedder:
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                              else self.model.get_sentence_embedding_dimension())
-        config = self.path / "config.json"
-        weights = sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin"))
-        identity = (config.read_text() if config.exists() else self.name) + "".join(
-            f"{w.name}:{w.stat().st_size}" for w in weights
-        )
-        self.fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        self.fingerprint = self.model_fingerprint(self.path, self.name)
+
+    @staticmethod
+    def model_fingerprint(path: Path, name: str) -> str:
+        """A hash of the model's config and weight bytes: the identity an index is checked against.
+
+        Contents, not names and sizes, so retrained or patched weights of the same size are
+        told apart. Hashing all-MiniLM-L6-v2's 91 MB takes 123-141 ms (measured, warm page
+        cache, shared 2-core CPU), once per process beside ~6 s of model loading: not cached,
+        since a (size, mtime) cache could only live in the process that hashes once anyway,
+        or in a file written beside weights that usually sit in a read-only site-packages.
+        """
+        config = path / "config.json"
+        weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+        digest = hashlib.sha256(config.read_bytes() if config.exists() else name.encode())
+        for weight in weights:
+            digest.update(_file_sha256(weight).encode())
+        return digest.hexdigest()[:16]
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         vectors = self.model.encode(
@@ -160,6 +192,49 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's data to disk (a directory: the names in it)."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pause_point(point: str) -> None:
+    """Fault-injection hook (see the module docstring): sleep here when the test asks to."""
+    if os.environ.get(PAUSE_ENV) == point:
+        print(f"NEWSQA_PAUSED {point}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
+def _version_ns(name: str) -> int | None:
+    """The creation time in ns encoded in a version name, or None for a name that is not a version."""
+    match = _VERSION_NAME.match(name)
+    if match is None:
+        return None
+    seconds = calendar.timegm(time.strptime(match[1], "%Y%m%d-%H%M%S"))
+    return seconds * 1_000_000_000 + int(match[2].ljust(9, "0"))
+
+
+def new_version_name(existing: list[str], now_ns: int | None = None) -> str:
+    """`v%Y%m%d-%H%M%S-<ns within the second, 9 digits>` (UTC) from one clock reading.
+
+    The fixed width makes name order time order, and a name is always bumped past the
+    newest existing version, so two builds in the same nanosecond, or after the clock
+    stepped back, still sort in the order they were made.
+    """
+    ns = time.time_ns() if now_ns is None else now_ns
+    newest = max(existing, default=None)
+    if newest is not None and (newest_ns := _version_ns(newest)) is not None:
+        ns = max(ns, newest_ns + 1)
+    seconds, within = divmod(ns, 1_000_000_000)
+    name = "v" + time.strftime("%Y%m%d-%H%M%S", time.gmtime(seconds)) + f"-{within:09d}"
+    if newest is not None and name <= newest:
+        raise RuntimeError(f"version name {name} would not sort after {newest}")
+    return name
+
+
 def _passage_input(title: str, text: str) -> str:
     """What gets embedded and BM25-indexed for a chunk: the title gives it context."""
     return f"{title}\n{text}" if title and not text.startswith(title) else text
@@ -188,6 +263,7 @@ class NewsIndex:
         self.faiss_index = faiss_index
         self.embedder = embedder
         self.manifest = manifest
+        self.fallback_reason: str | None = None  # set by `load` when it served an older version
         if isinstance(faiss_index, faiss.IndexHNSWFlat):
             faiss_index.hnsw.efSearch = 128
         self.bm25 = BM25([_passage_input(self.documents[c.document_id].title, c.text) for c in chunks])
@@ -208,6 +284,7 @@ class NewsIndex:
             if text in reusable:
                 vectors[i] = reusable[text]
         LOG.info("embedding %d of %d chunks (%d reused)", len(todo), len(chunks), len(chunks) - len(todo))
+        _pause_point("embedding")
         if todo:
             vectors[todo] = embedder.encode([inputs[i] for i in todo], progress=progress)
         faiss_index, kind = _faiss_index(vectors)
@@ -238,10 +315,18 @@ class NewsIndex:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, index_dir: str | Path, keep_previous: int = 1) -> Path:
-        """Write a new version and make it current atomically; returns the version directory."""
+        """Write a new version and make it current atomically; returns the version directory.
+
+        Order of a save: files written and fsynced in `.<version>.partial`, the folder fsynced
+        and renamed to `<version>`, `index_dir` fsynced, `CURRENT` replaced, `index_dir`
+        fsynced again. A crash at any point leaves `CURRENT` naming a complete version.
+        Then the versions older than the newest `keep_previous` others are pruned (the
+        version `CURRENT` named before is always kept).
+        """
         index_dir = Path(index_dir)
         index_dir.mkdir(parents=True, exist_ok=True)
-        version = "v" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000:06d}"
+        previous = self.current_version(index_dir)
+        version = new_version_name(self.versions(index_dir))
         staging = index_dir / f".{version}.partial"
         staging.mkdir()
         try:
@@ -252,21 +337,42 @@ class NewsIndex:
                 for chunk in self.chunks:
                     handle.write(json.dumps([chunk.document_id, chunk.start, chunk.end], ensure_ascii=False) + "\n")
             faiss.write_index(self.faiss_index, str(staging / "vectors.faiss"))
+            _pause_point("vectors_written")
             files = {name: _file_sha256(staging / name) for name in ("documents.jsonl", "chunks.jsonl", "vectors.faiss")}
             manifest = {**self.manifest, "version": version, "files": files}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            for name in (*files, "manifest.json"):
+                _fsync(staging / name)
+            _fsync(staging)
+            _pause_point("before_rename")
             os.replace(staging, index_dir / version)
+            _fsync(index_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        _pause_point("before_swap")
         pointer = index_dir / ".CURRENT.tmp"
-        pointer.write_text(version + "\n")
+        with open(pointer, "w") as handle:
+            handle.write(version + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(pointer, index_dir / "CURRENT")
+        _fsync(index_dir)
+        _pause_point("after_swap")
         self.manifest = manifest
-        versions = sorted(p for p in index_dir.glob("v*") if p.is_dir() and p.name != version)
-        for old in versions[: max(0, len(versions) - keep_previous)]:
-            shutil.rmtree(old, ignore_errors=True)
+        others = [v for v in self.versions(index_dir) if v != version]
+        for old in others[: max(0, len(others) - keep_previous)]:
+            if old != previous:
+                shutil.rmtree(index_dir / old, ignore_errors=True)
         return index_dir / version
+
+    @staticmethod
+    def versions(index_dir: str | Path) -> list[str]:
+        """The complete version folders of `index_dir`, oldest first (name order is time order)."""
+        index_dir = Path(index_dir)
+        if not index_dir.is_dir():
+            return []
+        return sorted(p.name for p in index_dir.iterdir() if _VERSION_NAME.match(p.name) and p.is_dir())
 
     @staticmethod
     def current_version(index_dir: str | Path) -> str | None:
@@ -277,43 +383,88 @@ class NewsIndex:
             return None
 
     @classmethod
-    def load(cls, index_dir: str | Path, embedder: Embedder) -> NewsIndex:
-        """Load the current version, checking files, checksums and the embedding model."""
+    def load(cls, index_dir: str | Path, embedder: Embedder, version: str | None = None,
+             fallback: bool = True) -> NewsIndex:
+        """Load `version` (default: the one `CURRENT` names), checking files, checksums and the model.
+
+        With `fallback`, when that version is damaged, missing or refused, the newest older
+        version that loads is served instead and `fallback_reason` says why: a server that
+        restarts after a bad disk event keeps answering from the last good index rather than
+        from none. Versions newer than `CURRENT` are never tried: they were not made current
+        (a build killed between renaming its folder and the swap). Messages name versions,
+        not paths, so they are safe to show to clients.
+        """
         index_dir = Path(index_dir)
-        version = cls.current_version(index_dir)
+        version = version or cls.current_version(index_dir)
         if version is None:
             raise IndexLoadError(f"no index in {index_dir}: build one with `python scripts/build_index.py "
                                  f"--index-dir {index_dir}`")
+        try:
+            return cls._load_version(index_dir, version, embedder)
+        except IndexLoadError as err:
+            if not fallback:
+                raise
+            failure = err
+        ordered = _VERSION_NAME.match(version) is not None
+        for older in reversed([v for v in cls.versions(index_dir) if v != version and (v < version or not ordered)]):
+            try:
+                index = cls._load_version(index_dir, older, embedder)
+            except IndexLoadError as err:
+                LOG.warning("fallback candidate not usable either: %s", err)
+                continue
+            index.fallback_reason = f"{failure} (serving the previous version {older} instead)"
+            LOG.error("%s", index.fallback_reason)
+            return index
+        raise failure
+
+    @classmethod
+    def _load_version(cls, index_dir: Path, version: str, embedder: Embedder) -> NewsIndex:
         directory = index_dir / version
+        label = f"index version {version}"
         try:
             manifest = json.loads((directory / "manifest.json").read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise IndexLoadError(f"index {directory} is damaged: unreadable manifest ({err}); rebuild it") from None
+        except OSError as err:
+            raise IndexLoadError(f"{label} is damaged: unreadable manifest ({err.strerror}); rebuild it") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise IndexLoadError(f"{label} is damaged: unreadable manifest ({err}); rebuild it") from None
         if manifest.get("format") != FORMAT_VERSION:
-            raise IndexLoadError(f"index {directory} has format {manifest.get('format')}, expected {FORMAT_VERSION}; "
+            raise IndexLoadError(f"{label} has format {manifest.get('format')}, expected {FORMAT_VERSION}; "
                                  "rebuild it")
         model = manifest.get("embedding_model", {})
         if model.get("fingerprint") != embedder.fingerprint or model.get("dimension") != embedder.dimension:
             raise IndexLoadError(
-                f"index {directory} was built with embedding model {model.get('name')!r} "
+                f"{label} was built with embedding model {model.get('name')!r} "
                 f"(dimension {model.get('dimension')}), but the configured model is {embedder.name!r} "
-                f"(dimension {embedder.dimension}); rebuild the index or configure the same model"
+                f"(dimension {embedder.dimension}) with weights fingerprint {embedder.fingerprint}, not the "
+                f"index's {model.get('fingerprint')}; rebuild the index or configure the same model"
             )
-        for name, checksum in manifest.get("files", {}).items():
+        files = manifest.get("files") or {}
+        if set(files) != {"documents.jsonl", "chunks.jsonl", "vectors.faiss"}:
+            raise IndexLoadError(f"{label} is damaged: its manifest lists files {sorted(files)}; rebuild it")
+        for name, checksum in files.items():
             path = directory / name
             if not path.exists() or _file_sha256(path) != checksum:
-                raise IndexLoadError(f"index {directory} is damaged: {name} is missing or altered; rebuild it")
-        documents = [Document(**json.loads(line)) for line in (directory / "documents.jsonl").open(encoding="utf-8")]
-        by_id = {d.id: d for d in documents}
-        chunks = []
-        for line in (directory / "chunks.jsonl").open(encoding="utf-8"):
-            document_id, start, end = json.loads(line)
-            chunks.append(Chunk(document_id, start, end, by_id[document_id].text[start:end]))
-        faiss_index = faiss.read_index(str(directory / "vectors.faiss"))
+                raise IndexLoadError(f"{label} is damaged: {name} is missing or altered; rebuild it")
+        try:
+            documents = [Document(**json.loads(line)) for line in (directory / "documents.jsonl").open(encoding="utf-8")]
+            by_id = {d.id: d for d in documents}
+            chunks = []
+            for line in (directory / "chunks.jsonl").open(encoding="utf-8"):
+                document_id, start, end = json.loads(line)
+                chunks.append(Chunk(document_id, start, end, by_id[document_id].text[start:end]))
+            faiss_index = faiss.read_index(str(directory / "vectors.faiss"))
+        except OSError as err:
+            raise IndexLoadError(f"{label} is damaged: unreadable file ({err.strerror}); rebuild it") from None
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:  # checksums matched: written so by a bug
+            raise IndexLoadError(f"{label} is damaged: {type(err).__name__} while reading it; rebuild it") from None
         if faiss_index.ntotal != len(chunks) or faiss_index.d != embedder.dimension:
-            raise IndexLoadError(f"index {directory} is damaged: {faiss_index.ntotal} vectors for {len(chunks)} chunks")
+            raise IndexLoadError(f"{label} is damaged: {faiss_index.ntotal} vectors for {len(chunks)} chunks")
         LOG.info("loaded index %s: %d documents, %d chunks", version, len(documents), len(chunks))
         return cls(documents, chunks, faiss_index, embedder, manifest)
+
+    @property
+    def version(self) -> str | None:
+        return self.manifest.get("version")
 
     # -- querying -------------------------------------------------------------------------
     def document(self, document_id: str) -> Document | None:
@@ -330,9 +481,13 @@ class NewsIndex:
             return []
         depth = min(max(candidates, k), len(self.chunks))
         dense, sparse = [], []
+        similarity: dict[int, float] = {}
+        query = None
         if dense_weight > 0:
-            _, dense_ids = self.faiss_index.search(self.embedder.encode([question]), depth)
+            query = self.embedder.encode([question])
+            scores, dense_ids = self.faiss_index.search(query, depth)
             dense = [int(i) for i in dense_ids[0] if i >= 0]
+            similarity = {int(i): float(s) for i, s in zip(dense_ids[0], scores[0]) if i >= 0}
         if sparse_weight > 0:
             sparse = [i for i, _ in self.bm25.top(question, depth)]
         fused: dict[int, float] = defaultdict(float)
@@ -344,6 +499,10 @@ class NewsIndex:
             fused[chunk] += sparse_weight / (RRF_K + rank + 1)
         best = (dense_weight + sparse_weight) / (RRF_K + 1)
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        unscored = [chunk for chunk, _ in ranked if chunk not in similarity]
+        if query is not None and unscored:  # found by BM25 alone: its cosine still informs the reader's confidence
+            vectors = np.stack([self.faiss_index.reconstruct(chunk) for chunk in unscored])
+            similarity.update(zip(unscored, (vectors @ query[0]).tolist()))
         passages = []
         for chunk_id, score in ranked:
             chunk = self.chunks[chunk_id]
@@ -351,6 +510,7 @@ class NewsIndex:
                 chunk_id=chunk_id, document_id=chunk.document_id, title=self.documents[chunk.document_id].title,
                 start=chunk.start, end=chunk.end, text=chunk.text, score=round(score / best, 4),
                 dense_rank=dense_rank.get(chunk_id), sparse_rank=sparse_rank.get(chunk_id),
+                dense_score=similarity.get(chunk_id),
             ))
         return passages
 
@@ -366,6 +526,23 @@ def build_lock(index_dir: str | Path):
         except BlockingIOError:
             raise BuildInProgressError(f"another build is running on {index_dir}") from None
         yield
+
+
+def remove_stale_partials(index_dir: str | Path) -> list[str]:
+    """Delete what killed builds left behind: `.v*.partial` folders and `.CURRENT.tmp`.
+
+    Call only under `build_lock`: then no build is running, so nothing deleted is in use.
+    """
+    removed = []
+    for path in sorted(Path(index_dir).glob(".v*.partial")) + sorted(Path(index_dir).glob(".CURRENT.tmp")):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    if removed:
+        LOG.warning("removed what an interrupted build left: %s", ", ".join(removed))
+    return removed
 
 
 @dataclass(frozen=True)
@@ -388,6 +565,7 @@ def rebuild_index(article_paths: list[str | Path], index_dir: str | Path, embedd
 
     started = time.time()
     with build_lock(index_dir):
+        remove_stale_partials(index_dir)
         documents = load_articles(list(article_paths))
         if not documents:
             raise ValueError(f"no articles found in {', '.join(map(str, article_paths))}")

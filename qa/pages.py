@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from qa.api import MAX_TOP_K, clean_question
-from qa.app import ServicesDep, templates
+from qa.api import MAX_TOP_K, check_document_id, check_text, clean_question
+from qa.pipeline import DeadlineExceeded
+from qa.services import DeadlineDep, ServicesDep, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -18,9 +19,12 @@ def _split(text: str, start: int, end: int) -> tuple[str, str, str]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, services: ServicesDep, q: Annotated[str | None, Query(max_length=20_000)] = None,
-         top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3):
-    context: dict = {"question": q or "", "top_k": top_k, "result": None, "error": None, "answers": []}
+def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
+         q: Annotated[str | None, Query(max_length=20_000)] = None,
+         top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3,
+         min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0):
+    context: dict = {"question": q or "", "top_k": top_k, "min_score": min_score, "result": None, "error": None,
+                     "answers": [], "several_articles": False}
     status = 200
     index = services.live_index.get()
     if q is not None:
@@ -30,15 +34,19 @@ def home(request: Request, services: ServicesDep, q: Annotated[str | None, Query
             context["error"], status = f"Please ask a question: {err}.", 422
         else:
             if index is None:
-                context["error"] = (f"No index is loaded yet. Build one with: python scripts/build_index.py "
-                                    f"--index-dir {services.settings.index_dir}")
+                context["error"] = "No index is loaded yet. Build one with `python scripts/build_index.py`."
                 status = 503
             else:
-                result = services.assistant.ask(question, top_k, index=index)
-                context["result"] = result
-                context["answers"] = [
-                    (a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in result.answers
-                ]
+                try:
+                    result = services.assistant.ask(question, top_k, index=index, min_score=min_score,
+                                                    deadline=deadline)
+                except DeadlineExceeded as err:
+                    context["error"], status = f"Sorry, {err}. Please try again in a moment.", 503
+                else:
+                    context["several_articles"] = len({a.document_id for a in result.answers}) > 1
+                    context["result"] = result
+                    context["answers"] = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start))
+                                          for a in result.answers]
     context["documents"] = len(index.documents) if index is not None else 0
     return templates.TemplateResponse(request, "index.html", context, status_code=status)
 
@@ -46,6 +54,11 @@ def home(request: Request, services: ServicesDep, q: Annotated[str | None, Query
 @router.get("/articles/{document_id:path}", response_class=HTMLResponse)
 def article(request: Request, document_id: str, services: ServicesDep, start: int | None = None,
             end: int | None = None, q: Annotated[str, Query(max_length=1000)] = ""):
+    check_document_id(document_id)
+    try:
+        check_text(q, "q")
+    except ValueError as err:
+        raise HTTPException(422, detail=str(err)) from None
     index = services.live_index.get()
     document = index.document(document_id) if index is not None else None
     if document is None:

@@ -15,13 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qa.chunking import split_sentences
+from qa.config import DEFAULT_PASSAGES_TO_READ
 from qa.index import Embedder, IndexLoadError, NewsIndex, Passage
 from qa.reader import ExtractiveReader, SpanCandidate
 from qa.squad import normalize_answer
 
 LOG = logging.getLogger(__name__)
+GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
 CONTEXT_MARGIN = 800  # characters around an answer searched for its sentence
-DEFAULT_PASSAGES_TO_READ = 5  # answer recall@5 93.0 vs @8 94.9 on SQuAD dev, for ~40% less reading
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Answer:
     end: int
     context: str
     context_start: int
+    confident: bool = True  # score at or above the no-answer threshold
+    published: str | None = None  # the article's date, when known
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,51 +63,114 @@ class AskResult:
         }
 
 
+NO_INDEX = "no index has been built yet"
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """What `/healthz` reports about the index, from one consistent look at `LiveIndex`."""
+
+    served_version: str | None  # the version answering questions, None when none is loaded
+    current_version: str | None  # what `CURRENT` names on disk right now
+    error: str | None  # why the last load failed (or fell back); cleared by the next good load
+    loading: bool
+
+    @property
+    def status(self) -> str:
+        """"degraded" only when an error is why the served version is not the current one:
+        a reload that is merely under way (versions differ, no error) is still "ok"."""
+        if self.served_version is None:
+            return "no_index"
+        if self.error is not None and self.served_version != self.current_version:
+            return "degraded"
+        return "ok"
+
+
 class LiveIndex:
-    """The current index of a directory, reloaded when a rebuild swaps it."""
+    """The current index of a directory, reloaded when a rebuild swaps it.
+
+    One load runs at a time: the check of `CURRENT` and the claim of the loading flag
+    happen under one lock, so concurrent requests start one reload, not one each. A
+    failed hot reload keeps the old index serving and is kept in `error` (and shown as
+    "degraded" by `/healthz`); the broken version is not retried until `CURRENT` changes
+    or `load` is called. Error texts name versions, never paths, so clients may see them.
+    """
 
     def __init__(self, index_dir: str | Path, embedder: Embedder, check_interval: float = 1.0) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.check_interval = check_interval
         self._index: NewsIndex | None = None
-        self._version: str | None = None
+        self._attempted: str | None = None  # the `CURRENT` value last loaded or tried
         self._error: str | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
         self._loading = False
+        self.reloads = 0  # loads started, the first one included
 
-    def load(self) -> None:
-        """Load the current version now (at start-up); a failure is kept as `error`."""
+    def load(self, timeout: float = 60.0) -> None:
+        """Load the current version now (at start-up, or when asked to); a failure is kept as `error`.
+
+        With nothing served yet, a damaged current version falls back to the newest valid
+        older one (`error` then says so); a load already running is waited for first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._loading:
+                    self._loading = True
+                    self.reloads += 1
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("another index load is still running")
+            time.sleep(0.05)
         self._reload(NewsIndex.current_version(self.index_dir))
 
     def _reload(self, version: str | None) -> None:
+        """Load `version`; the caller has claimed `_loading`, which this releases."""
         try:
-            index = NewsIndex.load(self.index_dir, self.embedder)
+            if version is None:
+                with self._lock:
+                    self._attempted, self._error = None, None if self._index is not None else NO_INDEX
+                return
+            fallback = self._index is None  # while serving, a bad new version must not replace a good one
+            index = NewsIndex.load(self.index_dir, self.embedder, version=version, fallback=fallback)
         except (IndexLoadError, OSError, ValueError, KeyError) as err:
-            LOG.error("index not loaded: %s", err)
+            LOG.error("index version %s not loaded: %s", version, err)
             with self._lock:
                 self._error = str(err)
-                self._version = version  # do not retry the same broken version in a loop
+                self._attempted = version  # do not retry the same broken version in a loop
         else:
             with self._lock:
-                self._index, self._version, self._error = index, index.manifest.get("version", version), None
+                self._index, self._attempted, self._error = index, version, index.fallback_reason
         finally:
-            self._loading = False
+            with self._lock:
+                self._loading = False
 
     def get(self) -> NewsIndex | None:
         """The served index; starts a background reload when `CURRENT` has changed."""
         now = time.monotonic()
-        if now - self._checked >= self.check_interval and not self._loading:
+        with self._lock:
+            if self._loading or now - self._checked < self.check_interval:
+                return self._index
             self._checked = now
             version = NewsIndex.current_version(self.index_dir)
-            if version is not None and version != self._version:
-                self._loading = True
-                if self._index is None:
-                    self._reload(version)  # nothing to serve yet: load in the foreground
-                else:
-                    threading.Thread(target=self._reload, args=(version,), daemon=True).start()
-        return self._index
+            if version is None or version == self._attempted:
+                return self._index
+            self._loading = True
+            self.reloads += 1
+            served = self._index
+        if served is None:
+            self._reload(version)  # nothing to serve yet: load in the foreground
+            return self._index
+        threading.Thread(target=self._reload, args=(version,), daemon=True, name="index-reload").start()
+        return served
+
+    def health(self) -> IndexHealth:
+        current = NewsIndex.current_version(self.index_dir)
+        with self._lock:
+            served = self._index.version if self._index is not None else None
+            return IndexHealth(served, current, self._error, self._loading)
 
     @property
     def error(self) -> str | None:
@@ -129,6 +195,17 @@ def sentence_around(text: str, start: int, end: int) -> tuple[str, int]:
     return text[a:b], a
 
 
+class DeadlineExceeded(Exception):
+    """A question ran past its time limit; the app answers 503 with this reason."""
+
+
+def _check_deadline(deadline: float | None, stage: str) -> None:
+    """Stop between stages once `deadline` has passed: a stage is never cut short, but no
+    further work is spent on an answer nobody is waiting for."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded(f"the question ran past its time limit ({stage})")
+
+
 def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
     if normalize_answer(a.text) and normalize_answer(a.text) == normalize_answer(b.text):
         return True
@@ -148,30 +225,46 @@ class Assistant:
     def current_index(self) -> NewsIndex | None:
         return self.index.get() if isinstance(self.index, LiveIndex) else self.index
 
-    def ask(self, question: str, top_k: int = 3, index: NewsIndex | None = None) -> AskResult:
-        """Answer `question` from the index: up to `top_k` distinct answers, or none."""
+    def ask(self, question: str, top_k: int = 3, index: NewsIndex | None = None, *, min_score: float = 0.0,
+            deadline: float | None = None) -> AskResult:
+        """Answer `question` from the index: up to `top_k` distinct answers.
+
+        Answers at or above the calibrated threshold are `confident`. When there is none,
+        `no_answer` is true and the best guesses still come back, marked not confident,
+        so the person sees what the archive holds instead of a bare "no answer".
+        `min_score` drops answers under that probability (the threshold: confident only).
+
+        `deadline` (a `time.monotonic()` value) is checked before and between the stages;
+        past it the question is abandoned with `DeadlineExceeded`.
+        """
+        _check_deadline(deadline, "before retrieval")
         started = time.perf_counter()
         index = index or self.current_index()
         if index is None:
             raise IndexLoadError("no index is loaded")
         question = " ".join(question.split())
         passages = index.search(question, k=max(self.passages_to_read, top_k))
+        _check_deadline(deadline, "after retrieval")
         candidates = self.reader.read(question, passages)
+        _check_deadline(deadline, "after reading")
         scored = sorted(((c, self.reader.calibration.probability(c)) for c in candidates), key=lambda cp: -cp[1])
         kept: list[tuple[SpanCandidate, float]] = []
         for candidate, probability in scored:
             if not any(_same_answer(candidate, other) for other, _ in kept):
                 kept.append((candidate, probability))
+        confident = bool(kept) and kept[0][1] >= self.threshold
         answers = []
         for candidate, probability in kept:
-            if probability < self.threshold or len(answers) >= top_k:
+            if len(answers) >= top_k or probability < max(min_score, GUESS_FLOOR):
                 break
+            if confident and probability < self.threshold:
+                break  # confident answers are never padded with guesses
             document = index.document(candidate.document_id)
             context, context_start = sentence_around(document.text, candidate.start, candidate.end)
             answers.append(Answer(
                 text=candidate.text, score=round(probability, 4), document_id=candidate.document_id,
                 title=document.title, start=candidate.start, end=candidate.end, context=context,
-                context_start=context_start,
+                context_start=context_start, confident=probability >= self.threshold, published=document.published,
             ))
         took_ms = round((time.perf_counter() - started) * 1000, 1)
-        return AskResult(question, answers, passages, took_ms, no_answer=not answers, candidates=kept)
+        return AskResult(question, answers, passages, took_ms, no_answer=not confident, candidates=kept)

@@ -13,22 +13,59 @@ Two back ends run the same weights: ONNX Runtime (int8, the default when
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from qa.config import DEFAULT_READER_DIR
 from qa.index import Passage
 
 LOG = logging.getLogger(__name__)
-DEFAULT_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
 ONNX_FILE = "model.int8.onnx"
 CALIBRATION_FILE = "calibration.json"
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_SHA256_KEY = "weights_sha256"  # in calibration.json and in the ONNX file's metadata_props
 MAX_QUESTION_TOKENS = 64
+
+
+class ReaderModelError(RuntimeError):
+    """A file of the reader folder that was made from other weights than the ones beside it."""
+
+
+def weights_sha256(model_dir: Path) -> str | None:
+    """sha256 of the reader's safetensors weights, or None when there are none.
+
+    The ONNX export and the calibration record the hash of the weights they were made
+    from, so a stale one (left beside retrained weights) is refused instead of silently
+    answering with another model's numbers. Measured on the shipped 45 MB file: 28-37 ms
+    warm, 69 ms from a cold page cache (2-core CPU), so it is computed at every load, not
+    cached by size and mtime (a cache could be fooled by a same-size rewrite within the
+    file system's timestamp granularity).
+    """
+    path = Path(model_dir) / WEIGHTS_FILE
+    if not path.exists():
+        return None
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def check_weights_hash(what: str, recorded: str | None, actual: str | None, fix: str) -> None:
+    """Refuse `what` when it records other weights than `actual`; a file that records none
+    (written before hashes were recorded) is accepted with a warning, as it cannot be checked."""
+    if actual is None:
+        return
+    if recorded is None:
+        LOG.warning("%s does not record the weights it was made from; it cannot be checked (%s)", what, fix)
+    elif recorded != actual:
+        raise ReaderModelError(f"{what} was made from other weights (sha256 {recorded[:12]}…) than the "
+                               f"{WEIGHTS_FILE} beside it ({actual[:12]}…): it is stale; {fix}")
 
 
 @lru_cache(maxsize=64)
@@ -36,6 +73,46 @@ def _span_band(n: int, max_tokens: int) -> np.ndarray:
     """Mask of (start, end) pairs with start <= end < start + max_tokens, for an n-token window."""
     ones = np.ones((n, n), dtype=bool)
     return np.triu(ones) & ~np.triu(ones, max_tokens)
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = float(values.max())
+    return top + math.log(float(np.exp(values - top).sum()))
+
+
+@dataclass(frozen=True)
+class SharedNormalizer:
+    """Log-normalizers of start and end logits across *all* windows read for a question.
+
+    Clark & Gardner (2018) and multi-passage BERT (Wang et al. 2019): a softmax over
+    the start (and end) positions of every window together, with one shared
+    no-answer, makes span probabilities from different passages comparable, where a
+    per-window softmax would call a weak span in a weak passage as sure as the best
+    span of the right one. The shared no-answer is the [CLS] of the window most
+    confident that it holds an answer (the lowest no-answer score, as in the
+    BERT SQuAD 2.0 recipe): "no answer" must beat the best window, not the worst.
+    """
+
+    log_z_start: float
+    log_z_end: float
+    null_score: float  # start + end logit of the shared no-answer
+
+    @classmethod
+    def fit(cls, start_logits: np.ndarray, end_logits: np.ndarray, context_mask: np.ndarray) -> SharedNormalizer:
+        """`start_logits`, `end_logits`, `context_mask`: (windows, tokens); position 0 is [CLS]."""
+        nulls = start_logits[:, 0] + end_logits[:, 0]
+        shared = int(np.argmin(nulls))
+        starts = np.concatenate([start_logits[context_mask], start_logits[shared, :1]])
+        ends = np.concatenate([end_logits[context_mask], end_logits[shared, :1]])
+        return cls(_logsumexp(starts), _logsumexp(ends), float(nulls[shared]))
+
+    def probability(self, span_score: float) -> float:
+        """P(span) for a span whose start + end logits are `span_score`."""
+        return math.exp(min(0.0, span_score - self.log_z_start - self.log_z_end))
+
+    @property
+    def no_answer_probability(self) -> float:
+        return self.probability(self.null_score)
 
 
 @dataclass(frozen=True)
@@ -50,40 +127,70 @@ class SpanCandidate:
     null_score: float  # [CLS] start + end logit of the same window
     passage_rank: int
     passage_score: float
+    probability: float = 0.0  # shared-normalized P(this span) over all windows read for the question
+    no_answer_probability: float = 0.0  # shared-normalized P(no answer) for the question
+    dense_score: float = 0.0  # cosine similarity of the question and the passage
 
     @property
     def margin(self) -> float:
         return self.span_score - self.null_score
 
 
+def _log(value: float) -> float:
+    return math.log(max(value, 1e-12))
+
+
+# Evidence a calibration may weigh, by name (calibration.json names the ones it uses).
+FEATURES = {
+    "margin": lambda c: c.span_score - c.null_score,  # span over its own window's no-answer
+    "span_score": lambda c: c.span_score,
+    "retrieval": lambda c: c.passage_score,  # fused rank score: drifts with archive size
+    "log_probability": lambda c: _log(c.probability),  # shared-normalized over all windows read
+    "log_odds_no_answer": lambda c: _log(c.probability) - _log(c.no_answer_probability),
+    "dense_score": lambda c: c.dense_score,
+}
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic map from reader and retriever evidence to P(answer is correct).
+    """Logistic map from reader (and retriever) evidence to P(answer is correct).
 
-    p = sigmoid(w_margin * margin + w_span * span_score + w_retrieval * passage_score + bias)
-    Fitted on held-out questions by scripts/calibrate_reader.py; `threshold` is the
-    probability under which the pipeline answers "no answer".
+    p = sigmoid(sum(weights[name] * FEATURES[name](candidate)) + bias)
+    Fitted on held-out questions asked of a crowded archive by
+    scripts/calibrate_reader.py, on features chosen because they do not drift with
+    the archive's size (the fused retrieval score does: the right passage's rank
+    drops as neighbours are added). `threshold` is the probability under which an
+    answer is not confident.
     """
 
-    w_margin: float = 0.5
-    w_span: float = 0.0
-    w_retrieval: float = 0.0
+    weights: dict[str, float] = field(default_factory=lambda: {"margin": 0.5})
     bias: float = 0.0
     threshold: float = 0.5
 
+    def features(self, candidate: SpanCandidate) -> dict[str, float]:
+        return {name: FEATURES[name](candidate) for name in self.weights}
+
     def probability(self, candidate: SpanCandidate) -> float:
-        z = (self.w_margin * candidate.margin + self.w_span * candidate.span_score
-             + self.w_retrieval * candidate.passage_score + self.bias)
+        z = self.bias + sum(w * FEATURES[name](candidate) for name, w in self.weights.items())
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     @classmethod
-    def load(cls, model_dir: Path) -> Calibration:
+    def load(cls, model_dir: Path, weights: str | None = None) -> Calibration:
+        """The calibration of the reader in `model_dir`; `ReaderModelError` when it was fitted
+        for other weights (`weights`: their sha256, computed when not given)."""
         path = model_dir / CALIBRATION_FILE
         if not path.exists():
             LOG.warning("no %s in %s: using uncalibrated defaults", CALIBRATION_FILE, model_dir)
             return cls()
         data = json.loads(path.read_text())
-        return cls(**{k: float(data[k]) for k in ("w_margin", "w_span", "w_retrieval", "bias", "threshold")})
+        check_weights_hash(CALIBRATION_FILE, data.get(WEIGHTS_SHA256_KEY), weights or weights_sha256(model_dir),
+                           "refit it with `python scripts/calibrate_reader.py`")
+        if "weights" not in data:  # the first format: three fixed features
+            data["weights"] = {"margin": data["w_margin"], "span_score": data["w_span"], "retrieval": data["w_retrieval"]}
+        unknown = set(data["weights"]) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"{path}: unknown calibration features {sorted(unknown)}; known: {sorted(FEATURES)}")
+        return cls({k: float(v) for k, v in data["weights"].items()}, float(data["bias"]), float(data["threshold"]))
 
 
 class _TorchRunner:
@@ -131,26 +238,39 @@ class ExtractiveReader:
         if not (self.model_dir / "config.json").exists():
             raise FileNotFoundError(f"no reader model in {self.model_dir}: train one with scripts/train_reader.py")
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+        # A fast tokenizer is one Rust object whose truncation settings each call may change
+        # ("Already borrowed" when request threads share it), so calls are serialized. A
+        # lock rather than a tokenizer per thread: measured single-threaded per ask (5
+        # passages), shared 2.39 ms, lock 2.31 ms, thread-local 2.32 ms, but a per-thread
+        # copy costs 67 ms on each worker's first request and a copy per worker thread;
+        # held ~2.3 ms beside a ~100 ms forward pass, the lock is never the bottleneck.
+        self._tokenizer_lock = threading.Lock()
         if backend == "auto":
             backend = "onnx" if (self.model_dir / ONNX_FILE).exists() else "torch"
         self.backend = backend
         self.runner = _OnnxRunner(self.model_dir / ONNX_FILE, threads) if backend == "onnx" else _TorchRunner(
             self.model_dir, threads)
-        self.calibration = Calibration.load(self.model_dir)
+        weights = weights_sha256(self.model_dir)
+        if backend == "onnx":
+            recorded = self.runner.session.get_modelmeta().custom_metadata_map.get(WEIGHTS_SHA256_KEY)
+            check_weights_hash(ONNX_FILE, recorded, weights, "re-export it with `python scripts/export_onnx.py "
+                               "--model-dir <reader folder>`, or use the torch back end")
+        self.calibration = Calibration.load(self.model_dir, weights)
         self.max_length, self.stride = max_length, stride
         self.max_answer_tokens, self.spans_per_window = max_answer_tokens, spans_per_window
         LOG.info("reader loaded from %s (%s back end)", self.model_dir, backend)
 
     def encode(self, question: str, texts: list[str]):
-        if len(question) > MAX_QUESTION_TOKENS:  # fewer characters cannot make more tokens
-            tokens = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-            if len(tokens["input_ids"]) > MAX_QUESTION_TOKENS:  # leave room for the passage in every window
-                question = question[: tokens["offset_mapping"][MAX_QUESTION_TOKENS - 1][1]]
-        return self.tokenizer(
-            [question] * len(texts), texts, truncation="only_second", max_length=self.max_length,
-            stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
-            return_tensors="np",
-        )
+        with self._tokenizer_lock:  # thread-safe: see __init__
+            if len(question) > MAX_QUESTION_TOKENS:  # fewer characters cannot make more tokens
+                tokens = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+                if len(tokens["input_ids"]) > MAX_QUESTION_TOKENS:  # leave room for the passage in every window
+                    question = question[: tokens["offset_mapping"][MAX_QUESTION_TOKENS - 1][1]]
+            return self.tokenizer(
+                [question] * len(texts), texts, truncation="only_second", max_length=self.max_length,
+                stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
+                return_tensors="np",
+            )
 
     def logits(self, encoding) -> tuple[np.ndarray, np.ndarray]:
         inputs = {k: encoding[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -162,13 +282,19 @@ class ExtractiveReader:
             return []
         encoding = self.encode(question, [p.text for p in passages])
         start_logits, end_logits = self.logits(encoding)
+        windows = len(encoding["input_ids"])
+        masks = np.zeros(start_logits.shape, dtype=bool)
+        for window in range(windows):
+            sequence_ids = encoding.sequence_ids(window)
+            masks[window, : len(sequence_ids)] = [s == 1 for s in sequence_ids]
+        shared = SharedNormalizer.fit(start_logits, end_logits, masks)
+        no_answer = shared.no_answer_probability
         candidates: list[SpanCandidate] = []
-        for window in range(len(encoding["input_ids"])):
+        for window in range(windows):
             passage_index = int(encoding["overflow_to_sample_mapping"][window])
             passage = passages[passage_index]
-            sequence_ids = encoding.sequence_ids(window)
             offsets = encoding["offset_mapping"][window]
-            for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window], sequence_ids):
+            for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window], masks[window]):
                 char_start, char_end = int(offsets[token_start][0]), int(offsets[token_end][1])
                 text = passage.text[char_start:char_end]
                 if not text.strip() or "\n" in text:
@@ -177,13 +303,14 @@ class ExtractiveReader:
                     document_id=passage.document_id, start=passage.start + char_start, end=passage.start + char_end,
                     text=text, span_score=score, null_score=float(start_logits[window][0] + end_logits[window][0]),
                     passage_rank=passage_index, passage_score=passage.score,
+                    probability=shared.probability(score), no_answer_probability=no_answer,
+                    dense_score=passage.dense_score or 0.0,
                 ))
         candidates.sort(key=lambda c: -c.span_score)
         return candidates
 
-    def best_spans(self, start: np.ndarray, end: np.ndarray, sequence_ids: list[int | None]) -> list[tuple[int, int, float]]:
-        """Top spans of one window: context tokens only, end >= start, bounded length."""
-        context = np.array([s == 1 for s in sequence_ids] + [False] * (len(start) - len(sequence_ids)))
+    def best_spans(self, start: np.ndarray, end: np.ndarray, context: np.ndarray) -> list[tuple[int, int, float]]:
+        """Top spans of one window: context tokens only (`context` mask), end >= start, bounded length."""
         if not context.any():
             return []
         s = np.where(context, start, -np.inf)

@@ -1,19 +1,30 @@
 #!/usr/bin/env python
-"""Fit the reader's answer probability and no-answer threshold on held-out questions.
+"""Fit the reader's answer probability and confidence threshold on held-out questions
+asked of a crowded archive.
 
-    python scripts/calibrate_reader.py                       # TyDi QA English (never trained on)
-    python scripts/calibrate_reader.py --file other.json --questions 1500
+    python scripts/calibrate_reader.py                       # TyDi QA English (never trained on), crowded
+    python scripts/calibrate_reader.py --from-dump runs/calibration/tydiqa-en-train-crowd.jsonl   # refit only
+    python scripts/calibrate_reader.py --report-only --from-dump runs/eval/squad-dev-crowd.jsonl   # curve only
 
-The held-out file's articles are split in two seeded halves; only the first half
-is indexed. Questions about indexed articles should be answered, questions about
-the other half should get "no answer" (their articles are not in the index). Every
-question goes through the pipeline (`Assistant.ask`), and its top distinct
-candidates are labelled correct when their F1 with a gold answer is at least 0.5.
+Why crowded: confidence must mean the same in an archive of 5,000 articles as in one
+of 50. The held-out file's articles are split in two seeded halves; the first half is
+indexed *among* the distractor archive of `scripts/evaluate.py --crowd` (the 2,225 BBC
+articles and SQuAD train articles). Questions about indexed articles should be
+answered; questions about the other half should not (their articles are absent).
+Every question goes through the pipeline (`Assistant.ask`, the `/ask` code path),
+and its top distinct candidates are labelled right when their token F1 with a gold
+answer is at least 0.5.
 
-A logistic regression on (margin over the window's no-answer score, span score,
-retrieval score) gives P(correct); the threshold is the probability that maximises
-the SQuAD v2-style F1 (abstaining scores 1 on unanswerable questions, 0 otherwise).
-Writes `calibration.json` into the reader directory.
+A logistic regression on features that do not drift with the archive's size (the
+reader's shared-normalized probability and its odds against no-answer, the margin
+over the window's own no-answer, the dense similarity of question and passage; not
+the fused rank score, whose value falls as neighbours are added) gives P(right).
+
+The threshold is read off the risk-coverage curve of the top answers: the lowest
+threshold whose answered questions are right at least `--target-accuracy` of the
+time (all questions count, so answering an unanswerable one is an error). Writes
+`calibration.json` into the reader directory and the curve to
+`docs/eval/risk-coverage-<file>.json`.
 """
 
 from __future__ import annotations
@@ -30,18 +41,99 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
-from qa.evaluation import documents_from_squad  # noqa: E402
-from qa.index import Embedder, NewsIndex  # noqa: E402
-from qa.pipeline import Assistant  # noqa: E402
-from qa.reader import CALIBRATION_FILE, ExtractiveReader  # noqa: E402
-from qa.squad import SquadExample, best_over_truths, f1_score, load_squad  # noqa: E402
+from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, weights_sha256  # noqa: E402
 
-DEFAULT_FILE = PROJECT_ROOT.parent / "shared" / "data" / "qa" / "tydiqa-en-train.json"
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
+DEFAULT_FEATURES = ("log_probability", "log_odds_no_answer", "margin", "dense_score")
 CANDIDATES_PER_QUESTION = 5
+CORRECT_F1 = 0.5
 
 
-def features(candidate) -> list[float]:
-    return [candidate.margin, candidate.span_score, candidate.passage_score]
+def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
+    """Ask every held-out question of the crowded archive; write candidates and labels (JSON lines)."""
+    from qa.evaluation import CachingEmbedder, crowd_documents, documents_from_squad, evaluate_pipeline
+    from qa.index import Embedder, NewsIndex
+    from qa.pipeline import Assistant
+    from qa.reader import ExtractiveReader
+    from qa.squad import SquadExample, load_squad
+
+    rng = random.Random(args.seed)
+    articles, examples = load_squad(args.file)
+    order = list(range(len(articles)))
+    rng.shuffle(order)
+    indexed = set(order[: len(order) // 2])
+    answerable = [e for e in examples if e.article_index in indexed]
+    unanswerable = [e for e in examples if e.article_index not in indexed]
+    n_unanswerable = int(args.questions * args.unanswerable_share / (1 - args.unanswerable_share))
+    questions: list[SquadExample] = rng.sample(answerable, min(args.questions, len(answerable)))
+    questions += [SquadExample(**{**e.__dict__, "answers": (), "is_impossible": True})
+                  for e in rng.sample(unanswerable, min(n_unanswerable, len(unanswerable)))]
+
+    documents = documents_from_squad(articles)  # ids follow article order, so article_index finds them
+    kept = [documents[i] for i in sorted(indexed)]
+    embedder = CachingEmbedder(Embedder(settings.embedding_model_path(), settings.embedding_model_name),
+                               args.cache_dir)
+    crowd = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
+    index = NewsIndex.build(kept + crowd, embedder, progress=True)
+    embedder.save()
+    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend)
+    assistant = Assistant(index, reader, args.passages, threshold=1.0)
+    dump.parent.mkdir(parents=True, exist_ok=True)
+    evaluate_pipeline(assistant, kept + crowd, questions, [d.id for d in documents], dump=dump)
+
+
+def _candidate(row: dict) -> SpanCandidate:
+    return SpanCandidate(
+        document_id=row["document_id"], start=0, end=0, text=row["text"], span_score=row["span_score"],
+        null_score=row["null_score"], passage_rank=row["passage_rank"], passage_score=row["passage_score"],
+        probability=row["probability"], no_answer_probability=row["no_answer_probability"],
+        dense_score=row["dense_score"])
+
+
+def load_dump(path: Path) -> list[tuple[bool, list[tuple[SpanCandidate, float]]]]:
+    """Per question: (unanswerable?, [(candidate, F1 of its text)])."""
+    questions = []
+    for line in path.open(encoding="utf-8"):
+        record = json.loads(line)
+        questions.append((not record["gold"], [(_candidate(c), c["f1"]) for c in record["candidates"]]))
+    return questions
+
+
+def risk_coverage(calibration: Calibration, questions, grid: np.ndarray) -> list[dict]:
+    """For each threshold: share of questions answered, and how often the top answer given is right."""
+    tops = []
+    for _, scored in questions:
+        ranked = sorted(((calibration.probability(c), f1) for c, f1 in scored[:CANDIDATES_PER_QUESTION]),
+                        reverse=True)
+        tops.append(ranked[0] if ranked else (0.0, 0.0))
+    curve = []
+    for threshold in grid:
+        answered = [f1 for p, f1 in tops if p >= threshold]
+        curve.append({"threshold": round(float(threshold), 3), "coverage": round(100 * len(answered) / len(tops), 2),
+                      "accuracy": round(100 * float(np.mean([f1 >= CORRECT_F1 for f1 in answered])), 2)
+                      if answered else None})
+    return curve
+
+
+def fit(questions, names: tuple[str, ...]) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+
+    rows, labels = [], []
+    for _, scored in questions:
+        for candidate, f1 in scored[:CANDIDATES_PER_QUESTION]:
+            rows.append([FEATURES[name](candidate) for name in names])
+            labels.append(int(f1 >= CORRECT_F1))
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(rows), np.array(labels))
+    weights = {name: round(float(w), 5) for name, w in zip(names, model.coef_[0])}
+    return Calibration(weights, round(float(model.intercept_[0]), 5))
+
+
+def choose_threshold(curve: list[dict], target: float) -> dict:
+    """The lowest threshold whose answers are right at least `target`% of the time (most coverage)."""
+    meeting = [point for point in curve if point["accuracy"] is not None and point["accuracy"] >= target]
+    return meeting[0] if meeting else max((p for p in curve if p["accuracy"] is not None),
+                                          key=lambda p: p["accuracy"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,77 +142,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="held-out SQuAD-format file")
     parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
     parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
+    parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
     parser.add_argument("--questions", type=int, default=1200, help="answerable questions to ask")
     parser.add_argument("--unanswerable-share", type=float, default=0.33)
+    parser.add_argument("--no-crowd", dest="crowd", action="store_false", help="index the held-out half alone")
+    parser.add_argument("--crowd-train-articles", type=int, default=20)
+    parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR)
+    parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"))
+    parser.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURES), choices=sorted(FEATURES))
+    parser.add_argument("--target-accuracy", type=float, default=85.0, help="%% of confident answers that are right")
+    parser.add_argument("--from-dump", type=Path, default=None, help="refit from a dump instead of asking again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the risk-coverage curve of the current calibration on --from-dump; write nothing")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from sklearn.linear_model import LogisticRegression
-    from tqdm import tqdm
 
-    rng = random.Random(args.seed)
-    articles, examples = load_squad(args.file)
-    order = list(range(len(articles)))
-    rng.shuffle(order)
-    indexed = set(order[: len(order) // 2])
-    kept = [articles[i] for i in sorted(indexed)]
-    answerable = [e for e in examples if e.article_index in indexed]
-    unanswerable = [e for e in examples if e.article_index not in indexed]
-    n_unanswerable = int(args.questions * args.unanswerable_share / (1 - args.unanswerable_share))
-    questions: list[SquadExample] = rng.sample(answerable, min(args.questions, len(answerable)))
-    questions += [SquadExample(**{**e.__dict__, "answers": (), "is_impossible": True})
-                  for e in rng.sample(unanswerable, min(n_unanswerable, len(unanswerable)))]
+    dump = args.from_dump or Path("runs/calibration") / f"{args.file.stem}{'-crowd' if args.crowd else ''}.jsonl"
+    if args.from_dump is None:
+        collect(args, settings, dump)
+    questions = load_dump(dump)
+    grid = np.round(np.linspace(0.02, 0.98, 49), 3)
+    if args.report_only:
+        calibration = Calibration.load(args.reader_model)
+        curve = risk_coverage(calibration, questions, grid)
+        print(json.dumps({"calibration": calibration.weights, "threshold": calibration.threshold,
+                          "at_threshold": risk_coverage(calibration, questions, np.array([calibration.threshold]))[0],
+                          "curve": curve}, indent=1))
+        return 0
 
-    embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
-    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend)
-    index = NewsIndex.build(documents_from_squad(kept), embedder, progress=True)
-    assistant = Assistant(index, reader, settings.passages_to_read, threshold=0.0)
-
-    rows, labels, per_question = [], [], []
-    for example in tqdm(questions, desc="calibration", unit="q", mininterval=5):
-        result = assistant.ask(example.question, top_k=CANDIDATES_PER_QUESTION)
-        scored = []
-        for candidate, _ in result.candidates[:CANDIDATES_PER_QUESTION]:
-            f1 = best_over_truths(f1_score, candidate.text, example.answers) if example.answers else 0.0
-            rows.append(features(candidate))
-            labels.append(int(f1 >= 0.5))
-            scored.append((features(candidate), f1))
-        per_question.append((example.is_impossible, scored))
-
-    x, y = np.array(rows), np.array(labels)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    w_margin, w_span, w_retrieval = (float(v) for v in model.coef_[0])
-    bias = float(model.intercept_[0])
-
-    def probability(row: list[float]) -> float:
-        return float(1 / (1 + np.exp(-(w_margin * row[0] + w_span * row[1] + w_retrieval * row[2] + bias))))
-
-    tops = []  # (probability of the best candidate, its F1, unanswerable?)
-    for impossible, scored in per_question:
-        best = max(scored, key=lambda s: probability(s[0]), default=None)
-        tops.append((probability(best[0]) if best else 0.0, best[1] if best else 0.0, impossible))
-
-    def squad2_f1(threshold: float) -> float:
-        return float(np.mean([(f1 if p >= threshold else 0.0) if not imp else float(p < threshold)
-                              for p, f1, imp in tops]))
-
-    grid = np.linspace(0.02, 0.98, 49)
-    scores = [squad2_f1(t) for t in grid]
-    threshold = float(grid[int(np.argmax(scores))])
-    answered_right = np.mean([p >= threshold and f1 >= 0.5 for p, f1, imp in tops if not imp])
-    rejected = np.mean([p < threshold for p, _, imp in tops if imp])
-    calibration = {
-        "w_margin": round(w_margin, 5), "w_span": round(w_span, 5), "w_retrieval": round(w_retrieval, 5),
-        "bias": round(bias, 5), "threshold": round(threshold, 3),
-        "fitted_on": args.file.name, "questions": len(questions), "candidates": len(rows),
-        "unanswerable_questions": sum(imp for imp, _ in per_question),
-        "held_out_squad2_f1_at_threshold": round(100 * max(scores), 2),
-        "answerable_answered_correctly": round(100 * float(answered_right), 2),
-        "unanswerable_rejected": round(100 * float(rejected), 2),
-        "reader_backend": reader.backend, "date": time.strftime("%Y-%m-%d"),
+    calibration = fit(questions, tuple(args.features))
+    curve = risk_coverage(calibration, questions, grid)
+    chosen = choose_threshold(curve, args.target_accuracy)
+    record = {
+        "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"],
+        "fitted_on": args.file.name, "crowded": args.crowd, "passages_read": args.passages,
+        "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
+        "target_accuracy": args.target_accuracy, "at_threshold": chosen,
+        "date": time.strftime("%Y-%m-%d"),
+        # The weights this was fitted for: ExtractiveReader refuses it beside any other weights.
+        "weights_sha256": weights_sha256(args.reader_model),
     }
-    (args.reader_model / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2) + "\n")
-    print(json.dumps(calibration, indent=2))
+    existing = args.reader_model / CALIBRATION_FILE
+    if existing.exists():  # keep what other tools recorded (e.g. the hash of the weights)
+        record = {**{k: v for k, v in json.loads(existing.read_text()).items()
+                     if k not in {"w_margin", "w_span", "w_retrieval", *record}}, **record}
+    existing.write_text(json.dumps(record, indent=2) + "\n")
+    out = PROJECT_ROOT / "docs" / "eval" / f"risk-coverage-{args.file.stem}.json"
+    out.write_text(json.dumps({"calibration": record, "curve": curve}, indent=1) + "\n")
+    print(json.dumps(record, indent=2))
+    print(f"curve written to {out}")
     return 0
 
 

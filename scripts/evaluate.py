@@ -4,6 +4,7 @@
     python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode reader
     python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode pipeline --limit 1000
     python scripts/evaluate.py ../shared/data/qa/squad-dev-v2.0.json --mode pipeline
+    python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode pipeline --crowd --limit 1000
 
 reader:   the gold paragraph is given; EM/F1 (official SQuAD normalisation), and
           no-answer accuracy when the file has unanswerable questions.
@@ -12,6 +13,9 @@ pipeline: every article is indexed as a document (dense + BM25, as `build_index.
           does), every question goes through the code path behind `/ask`; reports
           top-1 and best-of-top-3 EM/F1, document and answer recall@k, no-answer
           accuracy and latency.
+--crowd:  the file's articles are indexed among ~2,250 other articles (the 2,225 BBC
+          news articles and a seeded sample of SQuAD train articles), because answers
+          that are right on one article must also hold up among many neighbours.
 
 Prints a table and writes the JSON report to --out.
 """
@@ -30,11 +34,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import (  # noqa: E402
-    documents_from_squad, evaluate_pipeline, evaluate_reader, evaluate_retrieval, sample)
+    CachingEmbedder, crowd_documents, documents_from_squad, evaluate_pipeline, evaluate_reader, evaluate_retrieval,
+    sample)
 from qa.index import Embedder, NewsIndex  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 from qa.reader import ExtractiveReader  # noqa: E402
 from qa.squad import load_squad  # noqa: E402
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def print_table(report: dict) -> None:
@@ -64,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="no-answer threshold (default: calibrated)")
     parser.add_argument("--details", action="store_true", help="pipeline: list every question's top answer")
     parser.add_argument("--out", type=Path, default=None, help="JSON report (default: runs/eval/<file>-<mode>.json)")
+    parser.add_argument("--crowd", action="store_true",
+                        help="retrieval/pipeline: index the file's articles among ~2,250 others (the BBC archive "
+                             "and SQuAD train articles), as a real archive is crowded")
+    parser.add_argument("--crowd-train-articles", type=int, default=20, help="SQuAD train articles among the crowd")
+    parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="where corpus/ and data/qa/ are")
+    parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"),
+                        help="--crowd: chunk embeddings kept between runs")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="pipeline: write every question's candidates with their features (JSON lines)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -79,23 +95,32 @@ def main(argv: list[str] | None = None) -> int:
         embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
         documents = documents_from_squad(articles)
         article_ids = [d.id for d in documents]
+        indexed = documents
+        if args.crowd:
+            embedder = CachingEmbedder(embedder, args.cache_dir)
+            indexed = documents + crowd_documents(args.shared_dir, args.crowd_train_articles)
         build_started = time.time()
-        index = NewsIndex.build(documents, embedder, progress=True)
+        index = NewsIndex.build(indexed, embedder, progress=True)
         build_seconds = time.time() - build_started
+        if args.crowd:
+            embedder.save()
         if args.mode == "retrieval":
             report = evaluate_retrieval(index, examples, article_ids)
         else:
             assistant = Assistant(index, reader, args.passages, args.threshold)
-            report = evaluate_pipeline(assistant, documents, examples, article_ids, args.details)
+            report = evaluate_pipeline(assistant, indexed, examples, article_ids, args.details, dump=args.dump)
             report["passages_read"] = args.passages
         report["index_build_seconds"] = round(build_seconds, 1)
         report["chunks"] = len(index.chunks)
+        report["crowd"] = ({"distractor_documents": len(indexed) - len(documents),
+                            "squad_train_articles": args.crowd_train_articles} if args.crowd else None)
     report.update({
         "file": args.file.name, "reader_backend": reader.backend if reader else None, "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     })
     print_table(report)
-    out = args.out or Path("runs/eval") / f"{args.file.stem}-{args.mode}{'-' + str(args.limit) if args.limit else ''}.json"
+    crowd = "-crowd" if args.crowd else ""
+    out = args.out or Path("runs/eval") / f"{args.file.stem}-{args.mode}{crowd}{'-' + str(args.limit) if args.limit else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"report written to {out}")

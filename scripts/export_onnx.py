@@ -6,12 +6,22 @@
 Writes `model.int8.onnx` (dynamic int8 quantization of the linear layers) beside
 the fp16 safetensors weights. `ExtractiveReader` prefers it when present; compare
 both back ends with `scripts/evaluate.py --reader-backend torch|onnx`.
+
+The file records the sha256 of the safetensors weights it was exported from in the
+ONNX model's `metadata_props` (key `weights_sha256`), and `ExtractiveReader` refuses
+it beside any other weights. Inside the file rather than in a sidecar JSON: a sidecar
+can be left behind, copied or deleted apart from the file it vouches for, which is
+the very staleness being guarded against; ONNX Runtime reads the entry at session
+creation (`get_modelmeta().custom_metadata_map`) at no extra cost. The file is written
+under a temporary name and renamed into place, so a failed export leaves the old one.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,9 +29,26 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from qa.reader import DEFAULT_READER_DIR, ONNX_FILE  # noqa: E402
+from qa.reader import DEFAULT_READER_DIR, ONNX_FILE, WEIGHTS_SHA256_KEY, weights_sha256  # noqa: E402
 
 LOG = logging.getLogger("export_onnx")
+
+
+def add_weights_hash(path: Path, weights: str | None) -> None:
+    """Record `weights` (the safetensors sha256) in the ONNX file's metadata_props, in place.
+
+    Only the metadata changes: the graph is serialized byte for byte as before (checked
+    when the shipped model.int8.onnx got its entry this way).
+    """
+    import onnx
+
+    if weights is None:
+        raise SystemExit(f"no weights file beside {path} to record")
+    model = onnx.load(str(path))
+    for prop in [p for p in model.metadata_props if p.key == WEIGHTS_SHA256_KEY]:
+        model.metadata_props.remove(prop)
+    model.metadata_props.add(key=WEIGHTS_SHA256_KEY, value=weights)
+    onnx.save(model, str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForQuestionAnswering
 
+    weights = weights_sha256(args.model_dir)  # before loading: the bytes the export is made from
     model = AutoModelForQuestionAnswering.from_pretrained(str(args.model_dir), local_files_only=True).float().eval()
     model.config.return_dict = False
     dummy = {
@@ -49,8 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             dynamic_axes={**{k: axes for k in dummy}, "start_logits": axes, "end_logits": axes},
             opset_version=17, dynamo=False,
         )
-        quantize_dynamic(str(fp32), str(args.model_dir / ONNX_FILE), weight_type=QuantType.QInt8,
-                         per_channel=True)
+        int8 = Path(tmp) / ONNX_FILE
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        add_weights_hash(int8, weights)
+        staged = args.model_dir / f".{ONNX_FILE}.tmp"
+        shutil.copyfile(int8, staged)
+        os.replace(staged, args.model_dir / ONNX_FILE)
     size = (args.model_dir / ONNX_FILE).stat().st_size / 1e6
     LOG.info("wrote %s (%.1f MB)", args.model_dir / ONNX_FILE, size)
     return 0

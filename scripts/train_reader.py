@@ -21,7 +21,9 @@ Design, chosen so that one full pass over SQuAD train fits this 2-core CPU:
   schedule, RNG) is written atomically every --checkpoint-every steps.
 
 The final model is saved in fp16 safetensors with its tokenizer and a
-`training.json` that records data, configuration and timing.
+`training.json` that records data, configuration and timing, into a new folder
+that replaces --output-dir whole (so no ONNX export or calibration of earlier
+weights is left beside the new ones: rerun export_onnx.py and calibrate_reader.py).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -159,6 +162,10 @@ def build_features(
     return features
 
 
+def _length(feature) -> int:
+    return feature.length if isinstance(feature, Group) else len(feature.input_ids)
+
+
 def make_batches(features: list[Feature], batch_size: int, seed: int) -> list[list[int]]:
     """Length-bucketed batches: shuffle, sort inside mega-batches, shuffle the batches."""
     rng = random.Random(seed)
@@ -167,7 +174,7 @@ def make_batches(features: list[Feature], batch_size: int, seed: int) -> list[li
     mega = batch_size * 50
     batches: list[list[int]] = []
     for i in range(0, len(order), mega):
-        chunk = sorted(order[i : i + mega], key=lambda j: len(features[j].input_ids))
+        chunk = sorted(order[i : i + mega], key=lambda j: _length(features[j]))
         batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
@@ -198,14 +205,184 @@ def save_checkpoint(path: Path, **state) -> None:
     os.replace(tmp, path)
 
 
+CARRIED_OVER = ("README.md",)  # the model card: documentation, edited by hand, not made from the weights
+
+
 def save_model(model, tokenizer, output_dir: Path, info: dict) -> None:
-    """Write the model in fp16 safetensors with its tokenizer and training record."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    half = model.to(torch.float16)
-    half.save_pretrained(output_dir, safe_serialization=True)
-    tokenizer.save_pretrained(output_dir)
-    (output_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
-    model.to(torch.float32)
+    """Write the model in fp16 safetensors with its tokenizer and training record.
+
+    The folder is replaced whole: the model is written to a new sibling folder
+    (`<output>.new-<time>`), then the old folder is renamed away, the new one renamed
+    in, and the old one removed. An ONNX export or a calibration of the previous
+    weights therefore never sits beside the new ones (rerun `export_onnx.py` and
+    `calibrate_reader.py`); a crash while writing leaves the old folder intact.
+    Only `CARRIED_OVER` files are copied from the old folder.
+    """
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    staging = output_dir.with_name(f"{output_dir.name}.new-{stamp}")
+    try:
+        half = model.to(torch.float16)
+        half.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+        for name in CARRIED_OVER:
+            if (output_dir / name).is_file():
+                shutil.copy2(output_dir / name, staging / name)
+        for path in (p for p in staging.iterdir() if p.is_file()):
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        model.to(torch.float32)
+    retired = output_dir.with_name(f"{output_dir.name}.old-{stamp}")
+    if output_dir.exists():
+        os.rename(output_dir, retired)
+    os.rename(staging, output_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+# -- shared normalization (multi-passage training) ----------------------------------------
+@dataclass
+class Group:
+    """One question read with several windows at once, as the pipeline reads it.
+
+    `windows` are (input_ids, token_type_ids) pairs: the gold paragraph's window that
+    holds the answer (unless the group teaches "no answer") and windows of passages
+    that the project's BM25 retriever returns for the question from other paragraphs
+    and articles. `answer` is (window, start, end) in token positions, or None.
+    """
+
+    windows: list[tuple[list[int], list[int]]]
+    answer: tuple[int, int, int] | None
+
+    @property
+    def length(self) -> int:
+        return sum(len(ids) for ids, _ in self.windows)
+
+
+def _window_ids(question_ids: list[int], piece: list[int], cls: int, sep: int) -> tuple[list[int], list[int]]:
+    prefix = 2 + len(question_ids)
+    return [cls] + question_ids + [sep] + piece + [sep], [0] * prefix + [1] * (len(piece) + 1)
+
+
+def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, list[str]], tokenizer,
+                 rng: random.Random, max_length: int, negatives: int, no_answer_rate: float) -> list[Group]:
+    """Shared-normalization training groups: gold window + retrieved negatives per question.
+
+    Windows and question lengths match serving (`max_length` tokens, questions cut at
+    the reader's MAX_QUESTION_TOKENS). Negatives are the top BM25 passages for the
+    question (the project's own sparse retriever) that do not contain a gold answer:
+    the near-misses that a crowded archive puts beside the right passage.
+    """
+    from qa.index import BM25
+    from qa.reader import MAX_QUESTION_TOKENS as SERVING_QUESTION_TOKENS
+
+    paragraphs = sorted({p for ps in paragraphs_by_article.values() for p in ps} | {e.context for e in examples})
+    LOG.info("BM25 over %d paragraphs; tokenizing", len(paragraphs))
+    bm25 = BM25(paragraphs)
+    encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True)
+    tokens = {p: (ids, offs) for p, ids, offs in zip(paragraphs, encoded["input_ids"], encoded["offset_mapping"])}
+    questions = tokenizer([e.question for e in examples], add_special_tokens=False)["input_ids"]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    groups: list[Group] = []
+    skipped = 0
+    for example, question_ids in tqdm(list(zip(examples, questions)), desc="groups", unit="q", mininterval=10):
+        question_ids = question_ids[:SERVING_QUESTION_TOKENS]
+        room = max_length - len(question_ids) - 3
+        ids, offsets = tokens[example.context]
+        span = None
+        if example.answers:
+            start = example.answer_starts[0]
+            span = _token_span(offsets, start, start + len(example.answers[0]))
+        if span is None or span[1] - span[0] >= room:
+            skipped += 1
+            continue
+        windows: list[tuple[list[int], list[int]]] = []
+        answer = None
+        if rng.random() >= no_answer_rate:
+            lo, hi = max(0, span[1] - room + 1), min(span[0], max(0, len(ids) - room))
+            begin = rng.randint(lo, max(lo, hi))
+            windows.append(_window_ids(question_ids, ids[begin: begin + room], cls, sep))
+            prefix = 2 + len(question_ids)
+            answer = (0, prefix + span[0] - begin, prefix + span[1] - begin)
+        golds = [a.lower() for a in example.answers]
+        for index, _ in bm25.top(example.question, negatives + 8):
+            if len(windows) >= negatives + (answer is not None):
+                break
+            text = paragraphs[index]
+            if text == example.context or any(g in text.lower() for g in golds):
+                continue
+            other, _ = tokens[text]
+            begin = rng.randint(0, max(0, len(other) - room))
+            windows.append(_window_ids(question_ids, other[begin: begin + room], cls, sep))
+        if len(windows) < 2:
+            skipped += 1
+            continue
+        order = list(range(len(windows)))
+        rng.shuffle(order)  # the gold window's place must teach nothing
+        if answer is not None:
+            answer = (order.index(0), answer[1], answer[2])
+        groups.append(Group([windows[i] for i in order], answer))
+    LOG.info("built %d groups (%d questions skipped)", len(groups), skipped)
+    return groups
+
+
+def collate_groups(groups: list[Group], pad_id: int) -> dict:
+    windows = [w for g in groups for w in g.windows]
+    width = max(len(ids) for ids, _ in windows)
+    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    types = torch.zeros((len(windows), width), dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    context = torch.zeros((len(windows), width), dtype=torch.bool)
+    for row, (window_ids, window_types) in enumerate(windows):
+        n = len(window_ids)
+        ids[row, :n] = torch.tensor(window_ids)
+        types[row, :n] = torch.tensor(window_types)
+        mask[row, :n] = 1
+        context[row, :n] = torch.tensor(window_types, dtype=torch.bool)
+        context[row, n - 1] = False  # the closing [SEP] is no answer token
+    first, answers = 0, []
+    for group in groups:
+        answers.append((first, len(group.windows), group.answer))
+        first += len(group.windows)
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "context": context, "groups": answers}
+
+
+def shared_norm_loss(start: torch.Tensor, end: torch.Tensor, context: torch.Tensor, groups: list) -> torch.Tensor:
+    """Cross-entropy of the gold start and end over *all* windows of a question, plus per-window terms.
+
+    The shared softmax runs over every context token of the group's windows and one
+    shared no-answer, the [CLS] of the window least sure it has no answer: exactly
+    what `qa.reader.SharedNormalizer` computes at serving time. The per-window term
+    (gold span in its window, [CLS] elsewhere) keeps each window's own no-answer
+    score meaningful, since the calibration reads the margin over it.
+    """
+    losses = []
+    for first, count, answer in groups:
+        s, e, c = start[first: first + count], end[first: first + count], context[first: first + count]
+        shared = int(torch.argmin((s[:, 0] + e[:, 0]).detach()))
+        flat_s = torch.cat([s[c], s[shared, :1]])
+        flat_e = torch.cat([e[c], e[shared, :1]])
+        if answer is None:
+            target_s = target_e = flat_s.numel() - 1
+        else:
+            window, token_s, token_e = answer
+            before = int(c[:window].sum())
+            positions = torch.nonzero(c[window]).flatten().tolist()
+            target_s, target_e = before + positions.index(token_s), before + positions.index(token_e)
+        shared_loss = (torch.nn.functional.cross_entropy(flat_s[None], torch.tensor([target_s]))
+                       + torch.nn.functional.cross_entropy(flat_e[None], torch.tensor([target_e]))) / 2
+        per_s = torch.zeros(count, dtype=torch.long)
+        per_e = torch.zeros(count, dtype=torch.long)
+        if answer is not None:
+            per_s[answer[0]], per_e[answer[0]] = answer[1], answer[2]
+        window_loss = (torch.nn.functional.cross_entropy(s, per_s) + torch.nn.functional.cross_entropy(e, per_e)) / 2
+        losses.append(shared_loss + window_loss)
+    return torch.stack(losses).mean()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -228,6 +405,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="use only the first N questions")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--shared-norm", action="store_true",
+                   help="multi-passage training: each question with its gold window and retrieved negatives, "
+                        "one softmax across all of them (use --max-length 192 as served)")
+    p.add_argument("--negatives", type=int, default=3, help="--shared-norm: retrieved windows per question")
+    p.add_argument("--no-answer-rate", type=float, default=0.1,
+                   help="--shared-norm: share of groups whose gold window is left out (target: no answer)")
+    p.add_argument("--sample", type=int, default=None, help="a seeded random sample of N questions (all articles)")
     p.add_argument("--export-checkpoint", action="store_true",
                    help="only save the latest checkpoint's model to --output-dir (e.g. to try it mid-run)")
     return p.parse_args(argv)
@@ -269,12 +453,19 @@ def main(argv: list[str] | None = None) -> int:
         examples = examples[: args.limit]
         keep = {e.article_index for e in examples}
         paragraphs_by_article = {k: v for k, v in paragraphs_by_article.items() if k in keep}
+    if args.sample and args.sample < len(examples):
+        chosen = sorted(random.Random(args.seed).sample(range(len(examples)), args.sample))
+        examples = [examples[i] for i in chosen]
 
     tokenizer = AutoTokenizer.from_pretrained(base)
-    features = build_features(
-        examples, paragraphs_by_article, tokenizer, random.Random(args.seed),
-        args.min_length, args.max_length, args.negative_rate,
-    )
+    if args.shared_norm:
+        features = build_groups(examples, paragraphs_by_article, tokenizer, random.Random(args.seed),
+                                args.max_length, args.negatives, args.no_answer_rate)
+    else:
+        features = build_features(
+            examples, paragraphs_by_article, tokenizer, random.Random(args.seed),
+            args.min_length, args.max_length, args.negative_rate,
+        )
     batches_per_epoch = make_batches(features, args.batch_size, args.seed)
     total_steps = math.ceil(len(batches_per_epoch) * args.epochs)
     batches = [b for e in range(math.ceil(args.epochs)) for b in make_batches(features, args.batch_size, args.seed + e)]
@@ -282,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
 
-    model = AutoModelForQuestionAnswering.from_pretrained(base).to(device)
+    model = AutoModelForQuestionAnswering.from_pretrained(base).float().to(device)  # a shipped reader is fp16
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimizer = torch.optim.AdamW(
@@ -307,8 +498,15 @@ def main(argv: list[str] | None = None) -> int:
     progress = tqdm(total=total_steps, initial=step, desc="training", unit="step", mininterval=10)
     running = None
     while step < total_steps:
-        batch = collate([features[i] for i in batches[step]], tokenizer.pad_token_id)
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        if args.shared_norm:
+            batch = collate_groups([features[i] for i in batches[step]], tokenizer.pad_token_id)
+            out = model(**{k: batch[k].to(device) for k in ("input_ids", "token_type_ids", "attention_mask")})
+            padding = batch["attention_mask"].to(device) == 0
+            loss = shared_norm_loss(out.start_logits.masked_fill(padding, -1e4).cpu(),
+                                    out.end_logits.masked_fill(padding, -1e4).cpu(), batch["context"], batch["groups"])
+        else:
+            batch = collate([features[i] for i in batches[step]], tokenizer.pad_token_id)
+            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -333,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_files": [Path(f).name for f in args.train_files],
         "questions": len(examples),
         "features": len(features),
+        "windows": sum(len(g.windows) for g in features) if args.shared_norm else len(features),
         "steps": step,
         "config": {k: v for k, v in vars(args).items()
                    if k not in {"train_files", "output_dir", "work_dir", "resume", "export_checkpoint"}},

@@ -53,3 +53,45 @@ def test_backends_agree(reader, backend):
     other = ExtractiveReader(reader.model_dir, backend=backend)
     best = other.read("Who requested the meeting?", [passage(SENTENCE)])[0]
     assert "United States, Britain and France" in best.text
+
+
+def test_shared_normalization_over_two_windows_hand_worked():
+    """Two windows of three positions ([CLS], t1, t2); every number below is worked by hand."""
+    import math
+
+    import numpy as np
+
+    from qa.reader import SharedNormalizer
+
+    start = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+    end = np.array([[1.0, 0.0, 2.0], [0.5, 1.0, 0.0]])
+    context = np.array([[False, True, True], [False, True, True]])
+    shared = SharedNormalizer.fit(start, end, context)
+    # Window no-answer scores: 1 + 1 = 2 and 0 + 0.5 = 0.5; the shared one is the lower (window 2's [CLS]).
+    assert shared.null_score == pytest.approx(0.5)
+    # Starts: e^2 + e^0 (window 1) + e^1 + e^3 (window 2) + e^0 (shared [CLS]) = 32.1930
+    z_start = math.e ** 2 + 1 + math.e + math.e ** 3 + 1
+    # Ends: e^0 + e^2 + e^1 + e^0 + e^0.5 = 13.7560
+    z_end = 1 + math.e ** 2 + math.e + 1 + math.e ** 0.5
+    assert math.exp(shared.log_z_start) == pytest.approx(z_start) == pytest.approx(32.1930, abs=1e-3)
+    assert math.exp(shared.log_z_end) == pytest.approx(z_end) == pytest.approx(13.7560, abs=1e-3)
+    # Span t2..t2 of window 2: e^(3 + 0) / (32.1930 * 13.7560) = 0.04536
+    assert shared.probability(3.0 + 0.0) == pytest.approx(0.04536, abs=1e-4)
+    # Span t1..t2 of window 1: e^(2 + 2) / (32.1930 * 13.7560) = 0.12328
+    assert shared.probability(2.0 + 2.0) == pytest.approx(0.12328, abs=1e-4)
+    # No answer: e^0.5 / (32.1930 * 13.7560) = 0.003723
+    assert shared.no_answer_probability == pytest.approx(0.003723, abs=1e-5)
+
+
+def test_shared_probabilities_rank_the_answering_passage_over_a_distractor(reader):
+    """Scores of spans in different passages are comparable: the right passage's span wins clearly."""
+    distractor = ("Arsenal beat Chelsea 2-1 on Saturday, and the manager said the club had requested a replay "
+                  "of the cup tie after a late goal from Thierry Henry was disallowed.")
+    passages = [Passage(0, "sport", "FA", 0, len(distractor), distractor, 1.0), passage(SENTENCE, 175)]
+    candidates = reader.read("Who requested the meeting of the UN Security Council on Aleppo?", passages)
+    best = max(candidates, key=lambda c: c.probability)
+    assert best.document_id == SAMPLE_ID and "United States, Britain and France" in best.text
+    best_distractor = max((c for c in candidates if c.document_id == "sport"), key=lambda c: c.probability)
+    assert best.probability > 2 * best_distractor.probability
+    total = sum({(c.document_id, c.start, c.end): c.probability for c in candidates}.values())
+    assert total + best.no_answer_probability <= 1.0 + 1e-6
