@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 index: install
-	@test -f $(INDEX_DIR)/CURRENT || $(PY) scripts/build_index.py --index-dir $(INDEX_DIR)
+	$(PY) scripts/build_index.py --index-dir $(INDEX_DIR) --if-needed --quiet
 
 run: index
 	$(PY) -m qa serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)

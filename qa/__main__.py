@@ -85,6 +85,16 @@ def ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probability(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--index-dir", type=Path)
     ask_parser.add_argument("--top-k", type=int, default=3, choices=range(1, 11), metavar="1..10")
     ask_parser.add_argument("--json", action="store_true", help="print the /ask JSON response")
-    ask_parser.add_argument("--min-score", type=float, default=0.0, metavar="0..1",
+    ask_parser.add_argument("--min-score", type=_probability, default=0.0, metavar="0..1",
                             help="drop answers under this probability (the no-answer threshold: confident only)")
     ask_parser.set_defaults(func=ask)
     args = parser.parse_args(argv)

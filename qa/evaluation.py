@@ -128,12 +128,27 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
             "latency_ms_p95": round(percentile(latencies, 0.95), 1)}
 
 
+def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list:
+    """Share of questions answered and accuracy of the answers given, per confidence threshold.
+
+    `tops`: per question, the calibrated probability of the best candidate and its F1 (0
+    for any answer to an unanswerable question). An answer is right at F1 >= CORRECT_F1.
+    """
+    curve = []
+    for threshold in thresholds:
+        given = [f1 for p, f1 in tops if p >= threshold]
+        curve.append({"threshold": threshold, "coverage": round(100 * len(given) / max(1, len(tops)), 1),
+                      "accuracy": round(100 * sum(f1 >= CORRECT_F1 for f1 in given) / len(given), 1) if given else None})
+    return curve
+
+
 def candidate_features(candidate, probability: float) -> dict:
     """What `--dump` records of one candidate, for fitting the calibration offline."""
     return {"text": candidate.text, "document_id": candidate.document_id, "calibrated": round(probability, 5),
             "span_score": round(candidate.span_score, 4), "null_score": round(candidate.null_score, 4),
             "probability": candidate.probability, "no_answer_probability": candidate.no_answer_probability,
             "dense_score": round(candidate.dense_score, 5), "passage_score": candidate.passage_score,
+            "answer_probability": candidate.answer_probability,
             "passage_rank": candidate.passage_rank}
 
 
@@ -149,10 +164,13 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
     predictions = []
     has_impossible = any(e.is_impossible for e in examples)
     dump_file = open(dump, "w", encoding="utf-8") if dump else None
+    tops: list[tuple[float, float]] = []  # per question: calibrated probability and F1 of the best candidate
     for example in tqdm(examples, desc="pipeline", unit="q", mininterval=5):
         result = assistant.ask(example.question, top_k=3)
         latencies.append(result.took_ms)
         truths = () if example.is_impossible else example.answers
+        best = result.candidates[0] if result.candidates else None
+        tops.append((best[1] if best else 0.0, best_over_truths(f1_score, best[0].text, truths) if best else 0.0))
         top = result.answers[0].text if result.answers and not result.no_answer else ""
         if dump_file:
             dump_file.write(json.dumps({
@@ -188,6 +206,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
     if dump_file:
         dump_file.close()
     return {"mode": "pipeline", "questions": len(examples), "documents": len(documents), **tally.report(),
+            "threshold": assistant.threshold, "risk_coverage": risk_coverage(tops),
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1),
             "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,
@@ -196,6 +215,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
 
 # -- the crowded archive ------------------------------------------------------------------
 BBC_ARCHIVE = "bbc-news-2004-2005.jsonl"
+SQUAD_TRAIN = "squad-train-v1.1.json"
 
 
 class CachingEmbedder:
@@ -203,8 +223,8 @@ class CachingEmbedder:
 
     Building a crowded evaluation archive embeds ~20,000 chunks (minutes on two
     cores); every experiment after the first reuses them. The cache is keyed by the
-    sha1 of each text and stored per hash of the embedding model's weight files, so
-    another model never sees these vectors. Evaluation only: the product's own incremental reuse
+    sha1 of each text and stored per embedder fingerprint (a hash of the weights and
+    the back end), so another model never sees these vectors. Evaluation only: the product's own incremental reuse
     lives in `NewsIndex.build`.
     """
 
@@ -217,10 +237,7 @@ class CachingEmbedder:
         self._np, self._sha1 = np, lambda t: hashlib.sha1(t.encode("utf-8")).hexdigest()
         self.embedder = embedder
         self.name, self.dimension, self.fingerprint = embedder.name, embedder.dimension, embedder.fingerprint
-        weights = hashlib.sha256()
-        for file in sorted(Path(embedder.path).glob("*.safetensors")) + sorted(Path(embedder.path).glob("*.bin")):
-            weights.update(file.read_bytes())
-        self.path = Path(cache_dir) / f"{embedder.name}-{weights.hexdigest()[:16]}.npz"
+        self.path = Path(cache_dir) / f"{embedder.name}-{embedder.fingerprint}.npz"
         self.vectors: dict[str, object] = {}
         if self.path.exists():
             data = np.load(self.path)
@@ -265,8 +282,13 @@ def crowd_documents(shared_dir, squad_train_articles: int = 20, seed: int = 7) -
     shared_dir = Path(shared_dir)
     documents = load_articles([shared_dir / "corpus" / BBC_ARCHIVE])
     if squad_train_articles:
-        articles, _ = load_squad(shared_dir / "data" / "qa" / "squad-train-v1.1.json")
-        chosen = sorted(random.Random(seed).sample(range(len(articles)), squad_train_articles))
+        articles, _ = load_squad(shared_dir / "data" / "qa" / SQUAD_TRAIN)
+        chosen = crowd_train_articles(len(articles), squad_train_articles, seed)
         for document in documents_from_squad([articles[i] for i in chosen]):
             documents.append(Document(id=f"squad-train-{document.id}", title=document.title, text=document.text))
     return documents
+
+
+def crowd_train_articles(total: int, count: int, seed: int = 7) -> list[int]:
+    """Which SQuAD train articles (by position in the file) `crowd_documents` indexes."""
+    return sorted(random.Random(seed).sample(range(total), count))

@@ -32,13 +32,13 @@ import fcntl
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
 import sys
+import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,9 +48,12 @@ import numpy as np
 
 from qa.chunking import Chunk, chunk_document
 from qa.documents import Document
+from qa.embedding import Embedder, file_sha256 as _file_sha256
 
 LOG = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 saved beside the vectors (bm25s, stemmed)
+REQUIRED_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.faiss")
+BM25_DIR = "bm25"
 EXACT_SEARCH_LIMIT = 50_000  # above this many chunks, an HNSW graph replaces exact search
 RRF_K = 60
 PAUSE_ENV = "NEWSQA_TEST_PAUSE_AT"
@@ -86,95 +89,71 @@ class Passage:
         return {k: v for k, v in asdict(self).items() if k not in hidden}
 
 
-class Embedder:
-    """A sentence-transformers model, loaded once, that embeds texts into unit vectors."""
-
-    def __init__(self, model_path: str | Path, name: str | None = None) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.path = Path(model_path)
-        self.name = name or self.path.name
-        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                             else self.model.get_sentence_embedding_dimension())
-        self.fingerprint = self.model_fingerprint(self.path, self.name)
-
-    @staticmethod
-    def model_fingerprint(path: Path, name: str) -> str:
-        """A hash of the model's config and weight bytes: the identity an index is checked against.
-
-        Contents, not names and sizes, so retrained or patched weights of the same size are
-        told apart. Hashing all-MiniLM-L6-v2's 91 MB takes 123-141 ms (measured, warm page
-        cache, shared 2-core CPU), once per process beside ~6 s of model loading: not cached,
-        since a (size, mtime) cache could only live in the process that hashes once anyway,
-        or in a file written beside weights that usually sit in a read-only site-packages.
-        """
-        config = path / "config.json"
-        weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
-        digest = hashlib.sha256(config.read_bytes() if config.exists() else name.encode())
-        for weight in weights:
-            digest.update(_file_sha256(weight).encode())
-        return digest.hexdigest()[:16]
-
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        vectors = self.model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
-
-
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_STOPWORDS = frozenset(
-    "a an the and or but of to in on at by for with from as is are was were be been being it its this that "
-    "these those there their they them he she his her him we our you your i me my who whom whose what which "
-    "when where why how do does did done has have had not no so than then too very can could would should "
-    "will shall may might must into about over after before up down out off s".split()
-)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stop words, for BM25."""
-    return [t for t in _TOKEN.findall(text.lower().replace("’", "'")) if t not in _STOPWORDS]
-
-
 class BM25:
-    """Okapi BM25 over a fixed list of texts, with an in-memory inverted index."""
+    """Okapi BM25 over a fixed list of texts, scored by `bm25s` (sparse matrices in numpy).
 
-    def __init__(self, texts: list[str], k1: float = 1.2, b: float = 0.75) -> None:
-        self.n = len(texts)
-        lengths = np.zeros(self.n, dtype=np.float32)
-        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for i, text in enumerate(texts):
-            counts = Counter(tokenize(text))
-            lengths[i] = sum(counts.values())
-            for term, tf in counts.items():
-                postings[term].append((i, tf))
-        average = float(lengths.mean()) if self.n else 1.0
-        norm = k1 * (1 - b + b * lengths / max(average, 1e-9))
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for term, entries in postings.items():
-            ids = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
-            tf = np.fromiter((e[1] for e in entries), dtype=np.float32, count=len(entries))
-            idf = math.log(1 + (self.n - len(entries) + 0.5) / (len(entries) + 0.5))
-            self.postings[term] = (ids, (idf * tf * (k1 + 1) / (tf + norm[ids])).astype(np.float32))
+    Tokens: Unicode words of two or more characters ("Zürich" stays one token),
+    lower-cased, English stop words removed, Snowball-stemmed ("requested" and
+    "requests" meet at "request"). Measured on SQuAD v1.1 dev among 18,689 crowded
+    chunks (600 questions), fused with the dense ranking: answer recall@10 95.8 against
+    94.5 for the earlier ASCII tokens without stemming, and stemming alone is worth
+    +3.8 at @10 over stop words alone (docs/eval/retrieval-crowd.md).
+    Saved with the index and memory-mapped on load, so loading costs no rebuild.
+    """
 
-    def scores(self, query: str) -> np.ndarray:
-        scores = np.zeros(self.n, dtype=np.float32)
-        for term in set(tokenize(query)):
-            if term in self.postings:
-                ids, weights = self.postings[term]
-                scores[ids] += weights
-        return scores
+    def __init__(self, retriever, size: int) -> None:
+        self.retriever = retriever
+        self.n = size
+        self._lock = threading.Lock()  # a PyStemmer stemmer is not thread-safe
+        self._stemmer = _stemmer()
+
+    @classmethod
+    def build(cls, texts: list[str]) -> BM25:
+        import bm25s
+
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        if texts:
+            retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
+                            show_progress=False)
+        return cls(retriever, len(texts))
+
+    def tokens(self, text: str) -> list[str]:
+        import bm25s
+
+        with self._lock:
+            return bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer, return_ids=False,
+                                  show_progress=False)[0]
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
-        scores = self.scores(query)
-        k = min(k, int((scores > 0).sum()))
-        if k <= 0:
+        """The `k` best texts with a positive score, best first: (position, score)."""
+        tokens = self.tokens(query)
+        k = min(k, self.n)
+        if not tokens or k <= 0:
             return []
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [(int(i), float(scores[i])) for i in best]
+        ids, scores = self.retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        return [(int(i), float(v)) for i, v in zip(ids[0], scores[0]) if v > 0]
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the matrices and vocabulary into `directory`; returns the files written."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.retriever.save(str(directory), show_progress=False)
+        (directory / "size.json").write_text(json.dumps({"texts": self.n}) + "\n")
+        return sorted(p for p in directory.iterdir() if p.is_file())
+
+    @classmethod
+    def load(cls, directory: Path) -> BM25:
+        import bm25s
+
+        size = json.loads((directory / "size.json").read_text())["texts"]
+        if size == 0:
+            return cls(bm25s.BM25(), 0)
+        return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), size)
+
+
+def _stemmer():
+    import Stemmer  # PyStemmer: Snowball stemmers in C
+
+    return Stemmer.Stemmer("english")
 
 
 def corpus_fingerprint(documents: list[Document]) -> str:
@@ -182,14 +161,6 @@ def corpus_fingerprint(documents: list[Document]) -> str:
     for document in sorted(documents, key=lambda d: d.id):
         digest.update(f"{document.id}\0{document.title}\0{document.text}\0".encode())
     return digest.hexdigest()[:16]
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -257,7 +228,7 @@ class NewsIndex:
     """Documents, their chunks, a FAISS index of chunk embeddings and a BM25 index."""
 
     def __init__(self, documents: list[Document], chunks: list[Chunk], faiss_index: faiss.Index,
-                 embedder: Embedder, manifest: dict) -> None:
+                 embedder: Embedder, manifest: dict, bm25: BM25 | None = None) -> None:
         self.documents = {d.id: d for d in documents}
         self.chunks = chunks
         self.faiss_index = faiss_index
@@ -266,7 +237,8 @@ class NewsIndex:
         self.fallback_reason: str | None = None  # set by `load` when it served an older version
         if isinstance(faiss_index, faiss.IndexHNSWFlat):
             faiss_index.hnsw.efSearch = 128
-        self.bm25 = BM25([_passage_input(self.documents[c.document_id].title, c.text) for c in chunks])
+        self.bm25 = bm25 if bm25 is not None else BM25.build(
+            [_passage_input(self.documents[c.document_id].title, c.text) for c in chunks])
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -338,11 +310,13 @@ class NewsIndex:
                     handle.write(json.dumps([chunk.document_id, chunk.start, chunk.end], ensure_ascii=False) + "\n")
             faiss.write_index(self.faiss_index, str(staging / "vectors.faiss"))
             _pause_point("vectors_written")
-            files = {name: _file_sha256(staging / name) for name in ("documents.jsonl", "chunks.jsonl", "vectors.faiss")}
+            names = [*REQUIRED_FILES, *(str(p.relative_to(staging)) for p in self.bm25.save(staging / BM25_DIR))]
+            files = {name: _file_sha256(staging / name) for name in names}
             manifest = {**self.manifest, "version": version, "files": files}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             for name in (*files, "manifest.json"):
                 _fsync(staging / name)
+            _fsync(staging / BM25_DIR)
             _fsync(staging)
             _pause_point("before_rename")
             os.replace(staging, index_dir / version)
@@ -439,7 +413,7 @@ class NewsIndex:
                 f"index's {model.get('fingerprint')}; rebuild the index or configure the same model"
             )
         files = manifest.get("files") or {}
-        if set(files) != {"documents.jsonl", "chunks.jsonl", "vectors.faiss"}:
+        if not set(REQUIRED_FILES) <= set(files) or not any(name.startswith(BM25_DIR + "/") for name in files):
             raise IndexLoadError(f"{label} is damaged: its manifest lists files {sorted(files)}; rebuild it")
         for name, checksum in files.items():
             path = directory / name
@@ -453,14 +427,16 @@ class NewsIndex:
                 document_id, start, end = json.loads(line)
                 chunks.append(Chunk(document_id, start, end, by_id[document_id].text[start:end]))
             faiss_index = faiss.read_index(str(directory / "vectors.faiss"))
+            bm25 = BM25.load(directory / BM25_DIR)
         except OSError as err:
             raise IndexLoadError(f"{label} is damaged: unreadable file ({err.strerror}); rebuild it") from None
         except (ValueError, KeyError, TypeError, RuntimeError) as err:  # checksums matched: written so by a bug
             raise IndexLoadError(f"{label} is damaged: {type(err).__name__} while reading it; rebuild it") from None
-        if faiss_index.ntotal != len(chunks) or faiss_index.d != embedder.dimension:
-            raise IndexLoadError(f"{label} is damaged: {faiss_index.ntotal} vectors for {len(chunks)} chunks")
+        if faiss_index.ntotal != len(chunks) or faiss_index.d != embedder.dimension or bm25.n != len(chunks):
+            raise IndexLoadError(f"{label} is damaged: {faiss_index.ntotal} vectors and {bm25.n} BM25 entries "
+                                 f"for {len(chunks)} chunks")
         LOG.info("loaded index %s: %d documents, %d chunks", version, len(documents), len(chunks))
-        return cls(documents, chunks, faiss_index, embedder, manifest)
+        return cls(documents, chunks, faiss_index, embedder, manifest, bm25)
 
     @property
     def version(self) -> str | None:

@@ -18,7 +18,8 @@ import json
 import logging
 import math
 import threading
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from qa.config import DEFAULT_READER_DIR
 from qa.index import Passage
+from qa.squad import normalize_answer
 
 LOG = logging.getLogger(__name__)
 ONNX_FILE = "model.int8.onnx"
@@ -130,6 +132,7 @@ class SpanCandidate:
     probability: float = 0.0  # shared-normalized P(this span) over all windows read for the question
     no_answer_probability: float = 0.0  # shared-normalized P(no answer) for the question
     dense_score: float = 0.0  # cosine similarity of the question and the passage
+    answer_probability: float = 0.0  # shared P summed over every span read with the same (normalized) text
 
     @property
     def margin(self) -> float:
@@ -148,6 +151,9 @@ FEATURES = {
     "log_probability": lambda c: _log(c.probability),  # shared-normalized over all windows read
     "log_odds_no_answer": lambda c: _log(c.probability) - _log(c.no_answer_probability),
     "dense_score": lambda c: c.dense_score,
+    # Evidence for the answer string from all passages: the same name found in three
+    # articles is likelier right than one found once.
+    "log_answer_probability": lambda c: _log(c.answer_probability),
 }
 
 
@@ -306,6 +312,10 @@ class ExtractiveReader:
                     probability=shared.probability(score), no_answer_probability=no_answer,
                     dense_score=passage.dense_score or 0.0,
                 ))
+        totals: dict[str, float] = defaultdict(float)
+        for candidate in candidates:
+            totals[normalize_answer(candidate.text) or candidate.text] += candidate.probability
+        candidates = [replace(c, answer_probability=totals[normalize_answer(c.text) or c.text]) for c in candidates]
         candidates.sort(key=lambda c: -c.span_score)
         return candidates
 

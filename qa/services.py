@@ -36,7 +36,7 @@ class Services:
 
 
 def load_services(settings: Settings) -> Services:
-    embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+    embedder = Embedder.from_settings(settings)
     live_index = LiveIndex(settings.index_dir, embedder)
     live_index.load()
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.time()
-    embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+    embedder = Embedder.from_settings(settings)
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
     load_seconds = time.time() - started
     report: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
 from qa.documents import ArticleError  # noqa: E402
-from qa.index import BuildInProgressError, Embedder, rebuild_index  # noqa: E402
+from qa.index import BuildInProgressError, Embedder, IndexLoadError, NewsIndex, rebuild_index  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +34,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-words", type=int, default=100, help="chunk size in words")
     parser.add_argument("--overlap-sentences", type=int, default=1)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--if-needed", action="store_true",
+                        help="build only when no version of the index can be served (none built, all damaged, "
+                             "or built with another embedding model); `make run` uses this")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+    embedder = Embedder.from_settings(settings)
+    if args.if_needed and NewsIndex.current_version(args.index_dir) is not None:
+        try:
+            index = NewsIndex.load(args.index_dir, embedder)  # an older good version counts
+        except IndexLoadError as err:
+            print(f"the current index cannot be served ({err}); rebuilding it", file=sys.stderr)
+        else:
+            print(f"index {index.manifest.get('version')} is up to date ({len(index.documents)} documents); "
+                  "not rebuilt")
+            return 0
     try:
         summary = rebuild_index(args.articles, args.index_dir, embedder, args.max_words, args.overlap_sentences,
                                 progress=not args.quiet)

@@ -20,9 +20,11 @@ reader's shared-normalized probability and its odds against no-answer, the margi
 over the window's own no-answer, the dense similarity of question and passage; not
 the fused rank score, whose value falls as neighbours are added) gives P(right).
 
-The threshold is read off the risk-coverage curve of the top answers: the lowest
-threshold whose answered questions are right at least `--target-accuracy` of the
-time (all questions count, so answering an unanswerable one is an error). Writes
+The threshold is read off the risk-coverage curve of the top answers (all questions
+count, so answering an unanswerable one is an error): by default the point with the
+best F1 with abstention (an answer scores its F1; abstaining scores 1 on an
+unanswerable question, 0 on an answerable one); with `--choose accuracy`, the lowest
+threshold whose answers are right at least `--target-accuracy` % of the time. Writes
 `calibration.json` into the reader directory and the curve to
 `docs/eval/risk-coverage-<file>.json`.
 """
@@ -45,14 +47,16 @@ from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, we
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
-DEFAULT_FEATURES = ("log_probability", "log_odds_no_answer", "margin", "dense_score")
+DEFAULT_FEATURES = ("log_answer_probability", "margin", "dense_score")
 CANDIDATES_PER_QUESTION = 5
+SQUAD_TRAIN = "squad-train-v1.1.json"
 CORRECT_F1 = 0.5
 
 
 def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     """Ask every held-out question of the crowded archive; write candidates and labels (JSON lines)."""
-    from qa.evaluation import CachingEmbedder, crowd_documents, documents_from_squad, evaluate_pipeline
+    from qa.evaluation import (
+        CachingEmbedder, crowd_documents, crowd_train_articles, documents_from_squad, evaluate_pipeline)
     from qa.index import Embedder, NewsIndex
     from qa.pipeline import Assistant
     from qa.reader import ExtractiveReader
@@ -72,7 +76,7 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
 
     documents = documents_from_squad(articles)  # ids follow article order, so article_index finds them
     kept = [documents[i] for i in sorted(indexed)]
-    embedder = CachingEmbedder(Embedder(settings.embedding_model_path(), settings.embedding_model_name),
+    embedder = CachingEmbedder(Embedder.from_settings(settings),
                                args.cache_dir)
     crowd = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
     index = NewsIndex.build(kept + crowd, embedder, progress=True)
@@ -81,6 +85,22 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     assistant = Assistant(index, reader, args.passages, threshold=1.0)
     dump.parent.mkdir(parents=True, exist_ok=True)
     evaluate_pipeline(assistant, kept + crowd, questions, [d.id for d in documents], dump=dump)
+    if args.crowd and args.crowd_questions:
+        # Answerable questions of another style: SQuAD train questions about the crowd's own
+        # SQuAD articles. TyDi alone teaches that a passage far from the question means "no
+        # answer"; these keep that lesson from outweighing the reader's own evidence.
+        train_articles, train_examples = load_squad(args.shared_dir / "data" / "qa" / SQUAD_TRAIN)
+        chosen = crowd_train_articles(len(train_articles), args.crowd_train_articles)
+        ids = [""] * len(train_articles)
+        for position, document in zip(chosen, documents_from_squad([train_articles[i] for i in chosen])):
+            ids[position] = f"squad-train-{document.id}"
+        pool = [e for e in train_examples if ids[e.article_index]]
+        extra = rng.sample(pool, min(args.crowd_questions, len(pool)))
+        evaluate_pipeline(assistant, kept + crowd, extra, ids, dump=crowd_dump(dump))
+
+
+def crowd_dump(dump: Path) -> Path:
+    return dump.with_name(dump.stem + "-squad-train.jsonl")
 
 
 def _candidate(row: dict) -> SpanCandidate:
@@ -88,7 +108,7 @@ def _candidate(row: dict) -> SpanCandidate:
         document_id=row["document_id"], start=0, end=0, text=row["text"], span_score=row["span_score"],
         null_score=row["null_score"], passage_rank=row["passage_rank"], passage_score=row["passage_score"],
         probability=row["probability"], no_answer_probability=row["no_answer_probability"],
-        dense_score=row["dense_score"])
+        dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]))
 
 
 def load_dump(path: Path) -> list[tuple[bool, list[tuple[SpanCandidate, float]]]]:
@@ -129,6 +149,17 @@ def fit(questions, names: tuple[str, ...]) -> Calibration:
     return Calibration(weights, round(float(model.intercept_[0]), 5))
 
 
+def utility(calibration: Calibration, questions, threshold: float) -> float:
+    """SQuAD 2.0-style F1 with abstention: an answer scores its F1, abstaining scores 1 on an
+    unanswerable question and 0 on an answerable one."""
+    total = 0.0
+    for unanswerable, scored in questions:
+        best = max(((calibration.probability(c), f1) for c, f1 in scored), default=(0.0, 0.0))
+        answered = best[0] >= threshold
+        total += float(not answered) if unanswerable else (best[1] if answered else 0.0)
+    return 100 * total / len(questions)
+
+
 def choose_threshold(curve: list[dict], target: float) -> dict:
     """The lowest threshold whose answers are right at least `target`% of the time (most coverage)."""
     meeting = [point for point in curve if point["accuracy"] is not None and point["accuracy"] >= target]
@@ -147,9 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unanswerable-share", type=float, default=0.33)
     parser.add_argument("--no-crowd", dest="crowd", action="store_false", help="index the held-out half alone")
     parser.add_argument("--crowd-train-articles", type=int, default=20)
+    parser.add_argument("--crowd-questions", type=int, default=800,
+                        help="also ask this many SQuAD train questions about the crowd's SQuAD articles (answerable)")
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR)
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"))
     parser.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURES), choices=sorted(FEATURES))
+    parser.add_argument("--choose", choices=["utility", "accuracy"], default="utility",
+                        help="threshold: the best F1 with abstention on the curve, or the lowest one whose "
+                             "answers are right --target-accuracy %% of the time")
     parser.add_argument("--target-accuracy", type=float, default=85.0, help="%% of confident answers that are right")
     parser.add_argument("--from-dump", type=Path, default=None, help="refit from a dump instead of asking again")
     parser.add_argument("--report-only", action="store_true",
@@ -162,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_dump is None:
         collect(args, settings, dump)
     questions = load_dump(dump)
+    if crowd_dump(dump).exists() and not args.report_only:
+        questions += load_dump(crowd_dump(dump))
     grid = np.round(np.linspace(0.02, 0.98, 49), 3)
     if args.report_only:
         calibration = Calibration.load(args.reader_model)
@@ -173,21 +211,25 @@ def main(argv: list[str] | None = None) -> int:
 
     calibration = fit(questions, tuple(args.features))
     curve = risk_coverage(calibration, questions, grid)
-    chosen = choose_threshold(curve, args.target_accuracy)
+    for point in curve:
+        point["f1_with_abstention"] = round(utility(calibration, questions, point["threshold"]), 2)
+    if args.choose == "accuracy":
+        chosen = choose_threshold(curve, args.target_accuracy)
+    else:
+        chosen = max(curve, key=lambda p: p["f1_with_abstention"])
     record = {
         "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"],
-        "fitted_on": args.file.name, "crowded": args.crowd, "passages_read": args.passages,
+        "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
+                                         if crowd_dump(dump).exists() else []),
+        "crowded": args.crowd, "passages_read": args.passages,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
-        "target_accuracy": args.target_accuracy, "at_threshold": chosen,
+        "chosen_by": args.choose if args.choose == "utility" else f"accuracy >= {args.target_accuracy}%",
+        "at_threshold": chosen,
         "date": time.strftime("%Y-%m-%d"),
         # The weights this was fitted for: ExtractiveReader refuses it beside any other weights.
         "weights_sha256": weights_sha256(args.reader_model),
     }
-    existing = args.reader_model / CALIBRATION_FILE
-    if existing.exists():  # keep what other tools recorded (e.g. the hash of the weights)
-        record = {**{k: v for k, v in json.loads(existing.read_text()).items()
-                     if k not in {"w_margin", "w_span", "w_retrieval", *record}}, **record}
-    existing.write_text(json.dumps(record, indent=2) + "\n")
+    (args.reader_model / CALIBRATION_FILE).write_text(json.dumps(record, indent=2) + "\n")
     out = PROJECT_ROOT / "docs" / "eval" / f"risk-coverage-{args.file.stem}.json"
     out.write_text(json.dumps({"calibration": record, "curve": curve}, indent=1) + "\n")
     print(json.dumps(record, indent=2))

@@ -51,6 +51,9 @@ def print_table(report: dict) -> None:
     for key, value in report.items():
         if not isinstance(value, (dict, list)):
             print(f"{key:<{width}}  {value}")
+    for point in report.get("risk_coverage") or []:
+        print(f"  threshold {point['threshold']:.2f}: answers {point['coverage']:5.1f}% of questions, "
+              f"{point['accuracy'] if point['accuracy'] is not None else '-'}% of them right")
     if nested:
         rows = list(next(iter(nested.values())))
         width = max(len(r) for r in rows)
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "reader":
         report = evaluate_reader(reader, examples, args.threshold)
     else:
-        embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+        embedder = Embedder.from_settings(settings)
         documents = documents_from_squad(articles)
         article_ids = [d.id for d in documents]
         indexed = documents
@@ -112,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             report["passages_read"] = args.passages
         report["index_build_seconds"] = round(build_seconds, 1)
         report["chunks"] = len(index.chunks)
-        report["crowd"] = ({"distractor_documents": len(indexed) - len(documents),
-                            "squad_train_articles": args.crowd_train_articles} if args.crowd else None)
+        if args.crowd:
+            report["crowd_distractor_documents"] = len(indexed) - len(documents)
+            report["crowd_squad_train_articles"] = args.crowd_train_articles
     report.update({
         "file": args.file.name, "reader_backend": reader.backend if reader else None, "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.time()
-    embedder = Embedder(settings.embedding_model_path(), settings.embedding_model_name)
+    embedder = Embedder.from_settings(settings)
     rows = []
     with tempfile.TemporaryDirectory(prefix="newsqa-faults-") as tmp:
         articles, index_dir = Path(tmp) / "articles", Path(tmp) / "index"

@@ -87,8 +87,7 @@ def target(args):
         if index_dir is None:
             index_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsqa-load-")))
             settings = Settings()
-            rebuild_index(settings.articles, index_dir, Embedder(settings.embedding_model_path(),
-                                                                 settings.embedding_model_name))
+            rebuild_index(settings.articles, index_dir, Embedder.from_settings(settings))
         overrides = {"index_dir": index_dir, "api_key": SecretStr(os.urandom(16).hex())}
         if args.max_in_flight:
             overrides["max_in_flight"] = args.max_in_flight

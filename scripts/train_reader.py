@@ -283,7 +283,7 @@ def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, 
 
     paragraphs = sorted({p for ps in paragraphs_by_article.values() for p in ps} | {e.context for e in examples})
     LOG.info("BM25 over %d paragraphs; tokenizing", len(paragraphs))
-    bm25 = BM25(paragraphs)
+    bm25 = BM25.build(paragraphs)
     encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True)
     tokens = {p: (ids, offs) for p, ids, offs in zip(paragraphs, encoded["input_ids"], encoded["offset_mapping"])}
     questions = tokenizer([e.question for e in examples], add_special_tokens=False)["input_ids"]

@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder(Settings().embedding_model_path(), "all-MiniLM-L6-v2")
+    return Embedder.from_settings(Settings())
 
 
 @pytest.fixture(scope="session")

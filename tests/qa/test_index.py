@@ -35,9 +35,19 @@ def test_manifest_describes_the_build(sample_index_dir):
 
 
 def test_bm25_ranks_term_matches():
-    bm25 = BM25(["the cat sat", "dogs bark loudly", "a cat and a cat"])
+    bm25 = BM25.build(["the cat sat", "dogs bark loudly", "a cat and a cat"])
     assert [i for i, _ in bm25.top("cat", 3)] == [2, 0]
-    assert bm25.top("unknownword", 3) == []
+    assert bm25.top("unknownword", 3) == [] and bm25.top("the and", 3) == []
+
+
+def test_bm25_tokens_keep_unicode_words_and_stem(tmp_path):
+    bm25 = BM25.build(["Talks in Zürich were requested by France.", "Zurich airport reopened.", "Dogs bark."])
+    assert bm25.tokens("Zürich") == ["zürich"]
+    assert [i for i, _ in bm25.top("Zürich", 3)] == [0]  # not split into "z" + "rich", not "Zurich"
+    assert [i for i, _ in bm25.top("who requests talks", 3)] == [0]  # requests ~ requested
+    bm25.save(tmp_path / "bm25")
+    loaded = BM25.load(tmp_path / "bm25")
+    assert loaded.n == 3 and loaded.top("requesting talks", 3) == bm25.top("requesting talks", 3)
 
 
 def test_damaged_index_fails_clearly(tmp_path, embedder):

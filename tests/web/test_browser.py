@@ -69,3 +69,24 @@ def test_phone_width_layout(browser, server_url):
     assert width <= 375  # no horizontal scrolling on a phone
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
     page.close()
+
+
+# The sample article reports the request for the meeting, never who will chair it: the
+# reader finds candidates (names of officials), none of them confident.
+UNANSWERED = "Who will chair the next meeting?"
+
+
+def test_hedged_best_guesses_in_the_browser(browser, server_url):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server_url + "/")
+    page.fill("input[name=q]", UNANSWERED)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#no-answer")
+    notice = page.locator("#no-answer").inner_text()
+    assert "The archive may not answer this. Best guesses:" in notice
+    guesses = page.locator("ol#guesses li.answer.guess")
+    assert guesses.count() >= 1
+    assert "not confident" in guesses.first.locator(".score").inner_text()
+    assert guesses.first.locator("mark").inner_text().strip()  # the guess is highlighted in its sentence
+    page.screenshot(path=str(ARTIFACTS / "hedged.png"), full_page=True)
+    page.close()
