@@ -21,7 +21,8 @@ def test_reads_the_answer_span_with_exact_offsets(reader):
     best = candidates[0]
     assert "United States, Britain and France" in best.text
     assert SENTENCE[best.start - offset:best.end - offset] == best.text
-    assert best.margin > 0  # the reader prefers this span over "no answer"
+    # The answer (all spans reading "United States, Britain and France") is likelier than "no answer".
+    assert best.answer_probability > best.no_answer_probability
 
 
 def test_candidates_never_cross_a_line_break(reader):
@@ -89,9 +90,9 @@ def test_shared_probabilities_rank_the_answering_passage_over_a_distractor(reade
                   "of the cup tie after a late goal from Thierry Henry was disallowed.")
     passages = [Passage(0, "sport", "FA", 0, len(distractor), distractor, 1.0), passage(SENTENCE, 175)]
     candidates = reader.read("Who requested the meeting of the UN Security Council on Aleppo?", passages)
-    best = max(candidates, key=lambda c: c.probability)
+    best = max(candidates, key=lambda c: c.answer_probability)  # evidence for the answer text, all spans
     assert best.document_id == SAMPLE_ID and "United States, Britain and France" in best.text
-    best_distractor = max((c for c in candidates if c.document_id == "sport"), key=lambda c: c.probability)
-    assert best.probability > 2 * best_distractor.probability
+    best_distractor = max((c for c in candidates if c.document_id == "sport"), key=lambda c: c.answer_probability)
+    assert best.answer_probability > 2 * best_distractor.answer_probability
     total = sum({(c.document_id, c.start, c.end): c.probability for c in candidates}.values())
     assert total + best.no_answer_probability <= 1.0 + 1e-6
