@@ -56,7 +56,8 @@ def ask(args: argparse.Namespace) -> int:
     services = load_services(_settings(args))
     index = services.live_index.get()
     if index is None:
-        print(f"error: {services.live_index.error}", file=sys.stderr)
+        print(f"error: {services.live_index.error}; build one with "
+              f"`python scripts/build_index.py --index-dir {services.settings.index_dir}`", file=sys.stderr)
         return 2
     try:
         from qa.api import clean_question
