@@ -312,10 +312,11 @@ class ExtractiveReader:
                     probability=shared.probability(score), no_answer_probability=no_answer,
                     dense_score=passage.dense_score or 0.0,
                 ))
+        keys = [normalize_answer(c.text) or c.text for c in candidates]
         totals: dict[str, float] = defaultdict(float)
-        for candidate in candidates:
-            totals[normalize_answer(candidate.text) or candidate.text] += candidate.probability
-        candidates = [replace(c, answer_probability=totals[normalize_answer(c.text) or c.text]) for c in candidates]
+        for key, candidate in zip(keys, candidates):
+            totals[key] += candidate.probability
+        candidates = [replace(c, answer_probability=totals[key]) for key, c in zip(keys, candidates)]
         candidates.sort(key=lambda c: -c.span_score)
         return candidates
 
