@@ -75,7 +75,7 @@ def ask(args: argparse.Namespace) -> int:
         print("The archive may not answer this. Best guesses:")
     elif result.no_answer:
         print("No answer in the indexed articles.")
-    elif len({a.document_id for a in result.answers}) > 1:
+    elif result.several_articles:
         print("These answers come from different articles; add a name, place or date to narrow the question.")
     for rank, answer in enumerate(result.answers, 1):
         hedge = "" if answer.confident else ", not confident"

@@ -10,12 +10,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from tqdm import tqdm
 
@@ -128,7 +132,8 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
             "latency_ms_p95": round(percentile(latencies, 0.95), 1)}
 
 
-def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list:
+def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+                  digits: int = 1) -> list:
     """Share of questions answered and accuracy of the answers given, per confidence threshold.
 
     `tops`: per question, the calibrated probability of the best candidate and its F1 (0
@@ -137,8 +142,9 @@ def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.
     curve = []
     for threshold in thresholds:
         given = [f1 for p, f1 in tops if p >= threshold]
-        curve.append({"threshold": threshold, "coverage": round(100 * len(given) / max(1, len(tops)), 1),
-                      "accuracy": round(100 * sum(f1 >= CORRECT_F1 for f1 in given) / len(given), 1) if given else None})
+        right = round(100 * sum(f1 >= CORRECT_F1 for f1 in given) / len(given), digits) if given else None
+        curve.append({"threshold": threshold, "coverage": round(100 * len(given) / max(1, len(tops)), digits),
+                      "accuracy": right})
     return curve
 
 
@@ -229,12 +235,6 @@ class CachingEmbedder:
     """
 
     def __init__(self, embedder, cache_dir) -> None:
-        import hashlib
-        from pathlib import Path
-
-        import numpy as np
-
-        self._np, self._sha1 = np, lambda t: hashlib.sha1(t.encode("utf-8")).hexdigest()
         self.embedder = embedder
         self.name, self.dimension, self.fingerprint = embedder.name, embedder.dimension, embedder.fingerprint
         self.path = Path(cache_dir) / f"{embedder.name}-{embedder.fingerprint}.npz"
@@ -245,8 +245,7 @@ class CachingEmbedder:
         self._dirty = False
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False):
-        np = self._np
-        keys = [self._sha1(t) for t in texts]
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.vectors}.items(), key=lambda kt: len(kt[1]))
         if len(missing) > 1:
             vectors = self.embedder.encode([t for _, t in missing], batch_size=batch_size, progress=progress)
@@ -259,7 +258,6 @@ class CachingEmbedder:
     def save(self) -> None:
         if not self._dirty:
             return
-        np = self._np
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=np.array(list(self.vectors)), vectors=np.stack(list(self.vectors.values())))
@@ -274,8 +272,6 @@ def crowd_documents(shared_dir, squad_train_articles: int = 20, seed: int = 7) -
     for a newsroom's own archive; a seeded sample of SQuAD *train* articles adds
     encyclopaedic neighbours (never a dev article: train and dev share none).
     """
-    from pathlib import Path
-
     from qa.documents import load_articles
     from qa.squad import load_squad
 

@@ -43,7 +43,7 @@ def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
                 except DeadlineExceeded as err:
                     context["error"], status = f"Sorry, {err}. Please try again in a moment.", 503
                 else:
-                    context["several_articles"] = len({a.document_id for a in result.answers}) > 1
+                    context["several_articles"] = result.several_articles
                     context["result"] = result
                     context["answers"] = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start))
                                           for a in result.answers]

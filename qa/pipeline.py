@@ -18,7 +18,6 @@ from qa.chunking import split_sentences
 from qa.config import DEFAULT_PASSAGES_TO_READ
 from qa.index import Embedder, IndexLoadError, NewsIndex, Passage
 from qa.reader import ExtractiveReader, SpanCandidate
-from qa.squad import normalize_answer
 
 LOG = logging.getLogger(__name__)
 GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
@@ -52,6 +51,11 @@ class AskResult:
     took_ms: float
     no_answer: bool = False
     candidates: list[tuple[SpanCandidate, float]] = field(default_factory=list, repr=False)
+
+    @property
+    def several_articles(self) -> bool:
+        """The answers come from more than one article: the question may need narrowing."""
+        return len({a.document_id for a in self.answers}) > 1
 
     def to_dict(self) -> dict:
         return {
@@ -207,7 +211,7 @@ def _check_deadline(deadline: float | None, stage: str) -> None:
 
 
 def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
-    if normalize_answer(a.text) and normalize_answer(a.text) == normalize_answer(b.text):
+    if a.normalized and a.normalized == b.normalized:
         return True
     return a.document_id == b.document_id and a.start < b.end and b.start < a.end
 

@@ -13,7 +13,6 @@ Two back ends run the same weights: ONNX Runtime (int8, the default when
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import DEFAULT_READER_DIR
+from qa.embedding import file_sha256
 from qa.index import Passage
 from qa.squad import normalize_answer
 
@@ -52,10 +52,7 @@ def weights_sha256(model_dir: Path) -> str | None:
     file system's timestamp granularity).
     """
     path = Path(model_dir) / WEIGHTS_FILE
-    if not path.exists():
-        return None
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return file_sha256(path) if path.exists() else None
 
 
 def check_weights_hash(what: str, recorded: str | None, actual: str | None, fix: str) -> None:
@@ -133,6 +130,7 @@ class SpanCandidate:
     no_answer_probability: float = 0.0  # shared-normalized P(no answer) for the question
     dense_score: float = 0.0  # cosine similarity of the question and the passage
     answer_probability: float = 0.0  # shared P summed over every span read with the same (normalized) text
+    normalized: str = ""  # the text as SQuAD scoring normalizes it (may be empty: "the"); computed once
 
     @property
     def margin(self) -> float:
@@ -145,7 +143,7 @@ def _log(value: float) -> float:
 
 # Evidence a calibration may weigh, by name (calibration.json names the ones it uses).
 FEATURES = {
-    "margin": lambda c: c.span_score - c.null_score,  # span over its own window's no-answer
+    "margin": lambda c: c.margin,  # span over its own window's no-answer
     "span_score": lambda c: c.span_score,
     "retrieval": lambda c: c.passage_score,  # fused rank score: drifts with archive size
     "log_probability": lambda c: _log(c.probability),  # shared-normalized over all windows read
@@ -172,9 +170,6 @@ class Calibration:
     weights: dict[str, float] = field(default_factory=lambda: {"margin": 0.5})
     bias: float = 0.0
     threshold: float = 0.5
-
-    def features(self, candidate: SpanCandidate) -> dict[str, float]:
-        return {name: FEATURES[name](candidate) for name in self.weights}
 
     def probability(self, candidate: SpanCandidate) -> float:
         z = self.bias + sum(w * FEATURES[name](candidate) for name, w in self.weights.items())
@@ -312,11 +307,12 @@ class ExtractiveReader:
                     probability=shared.probability(score), no_answer_probability=no_answer,
                     dense_score=passage.dense_score or 0.0,
                 ))
-        keys = [normalize_answer(c.text) or c.text for c in candidates]
+        normalized = [normalize_answer(c.text) for c in candidates]
         totals: dict[str, float] = defaultdict(float)
-        for key, candidate in zip(keys, candidates):
-            totals[key] += candidate.probability
-        candidates = [replace(c, answer_probability=totals[key]) for key, c in zip(keys, candidates)]
+        for key, candidate in zip(normalized, candidates):
+            totals[key or candidate.text] += candidate.probability
+        candidates = [replace(c, answer_probability=totals[key or c.text], normalized=key)
+                      for key, c in zip(normalized, candidates)]
         candidates.sort(key=lambda c: -c.span_score)
         return candidates
 

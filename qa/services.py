@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from qa.config import PROJECT_ROOT, Settings
 from qa.index import Embedder, NewsIndex
-from qa.pipeline import Assistant, LiveIndex
+from qa.pipeline import NO_INDEX, Assistant, LiveIndex
 from qa.reader import ExtractiveReader
 
 WEB_DIR = PROJECT_ROOT / "web"
@@ -56,7 +56,7 @@ class NoIndexError(Exception):
 
     def __init__(self, services: Services) -> None:
         # No server paths in what clients see: `LiveIndex.error` names versions only.
-        reason = services.live_index.error or "no index has been built yet"
+        reason = services.live_index.error or NO_INDEX
         super().__init__(f"{reason}. Build one with `python scripts/build_index.py`")
 
 
