@@ -43,14 +43,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
+from qa.evaluation import CORRECT_F1, SQUAD_TRAIN  # noqa: E402
+from qa.evaluation import risk_coverage as coverage_curve  # noqa: E402
 from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, weights_sha256  # noqa: E402
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
 DEFAULT_FEATURES = ("log_answer_probability", "margin", "dense_score")
 CANDIDATES_PER_QUESTION = 5
-SQUAD_TRAIN = "squad-train-v1.1.json"
-CORRECT_F1 = 0.5
 
 
 def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
@@ -120,20 +120,16 @@ def load_dump(path: Path) -> list[tuple[bool, list[tuple[SpanCandidate, float]]]
     return questions
 
 
+def tops(calibration: Calibration, questions) -> list[tuple[float, float]]:
+    """Per question: the probability `calibration` gives its best candidate, and that candidate's
+    F1 (0 for any answer to an unanswerable question), as the pipeline would rank them."""
+    return [max(((calibration.probability(c), f1) for c, f1 in scored), default=(0.0, 0.0))
+            for _, scored in questions]
+
+
 def risk_coverage(calibration: Calibration, questions, grid: np.ndarray) -> list[dict]:
     """For each threshold: share of questions answered, and how often the top answer given is right."""
-    tops = []
-    for _, scored in questions:
-        ranked = sorted(((calibration.probability(c), f1) for c, f1 in scored[:CANDIDATES_PER_QUESTION]),
-                        reverse=True)
-        tops.append(ranked[0] if ranked else (0.0, 0.0))
-    curve = []
-    for threshold in grid:
-        answered = [f1 for p, f1 in tops if p >= threshold]
-        curve.append({"threshold": round(float(threshold), 3), "coverage": round(100 * len(answered) / len(tops), 2),
-                      "accuracy": round(100 * float(np.mean([f1 >= CORRECT_F1 for f1 in answered])), 2)
-                      if answered else None})
-    return curve
+    return coverage_curve(tops(calibration, questions), [round(float(t), 3) for t in grid], digits=2)
 
 
 def fit(questions, names: tuple[str, ...]) -> Calibration:
@@ -153,10 +149,9 @@ def utility(calibration: Calibration, questions, threshold: float) -> float:
     """SQuAD 2.0-style F1 with abstention: an answer scores its F1, abstaining scores 1 on an
     unanswerable question and 0 on an answerable one."""
     total = 0.0
-    for unanswerable, scored in questions:
-        best = max(((calibration.probability(c), f1) for c, f1 in scored), default=(0.0, 0.0))
-        answered = best[0] >= threshold
-        total += float(not answered) if unanswerable else (best[1] if answered else 0.0)
+    for (unanswerable, _), (probability, f1) in zip(questions, tops(calibration, questions)):
+        answered = probability >= threshold
+        total += float(not answered) if unanswerable else (f1 if answered else 0.0)
     return 100 * total / len(questions)
 
 

@@ -119,8 +119,7 @@ def build_features(
         begin = rng.randint(lo, hi)
         piece = ids[begin : begin + room]
         prefix = 2 + len(question_ids)
-        input_ids = [cls] + question_ids + [sep] + piece + [sep]
-        token_types = [0] * prefix + [1] * (len(piece) + 1)
+        input_ids, token_types = _window_ids(question_ids, piece, cls, sep)
         if answer is None:
             return Feature(input_ids, token_types, 0, 0), offsets[begin][0], offsets[begin + len(piece) - 1][1]
         return Feature(input_ids, token_types, prefix + answer[0] - begin, prefix + answer[1] - begin), 0, 0
@@ -180,16 +179,28 @@ def make_batches(features: list[Feature], batch_size: int, seed: int) -> list[li
     return batches
 
 
-def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(f.input_ids) for f in features)
-    ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-    types = torch.zeros((len(features), width), dtype=torch.long)
-    mask = torch.zeros((len(features), width), dtype=torch.long)
-    for row, f in enumerate(features):
-        n = len(f.input_ids)
-        ids[row, :n] = torch.tensor(f.input_ids)
-        types[row, :n] = torch.tensor(f.token_type_ids)
+def _window_ids(question_ids: list[int], piece: list[int], cls: int, sep: int) -> tuple[list[int], list[int]]:
+    """[CLS] question [SEP] piece [SEP], and its token types (0 question, 1 passage)."""
+    prefix = 2 + len(question_ids)
+    return [cls] + question_ids + [sep] + piece + [sep], [0] * prefix + [1] * (len(piece) + 1)
+
+
+def _pad(windows: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Input ids, token types and attention mask of (ids, types) windows, padded to the longest."""
+    width = max(len(window_ids) for window_ids, _ in windows)
+    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    types = torch.zeros((len(windows), width), dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, (window_ids, window_types) in enumerate(windows):
+        n = len(window_ids)
+        ids[row, :n] = torch.tensor(window_ids)
+        types[row, :n] = torch.tensor(window_types)
         mask[row, :n] = 1
+    return ids, types, mask
+
+
+def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+    ids, types, mask = _pad([(f.input_ids, f.token_type_ids) for f in features], pad_id)
     return {
         "input_ids": ids,
         "token_type_ids": types,
@@ -264,11 +275,6 @@ class Group:
         return sum(len(ids) for ids, _ in self.windows)
 
 
-def _window_ids(question_ids: list[int], piece: list[int], cls: int, sep: int) -> tuple[list[int], list[int]]:
-    prefix = 2 + len(question_ids)
-    return [cls] + question_ids + [sep] + piece + [sep], [0] * prefix + [1] * (len(piece) + 1)
-
-
 def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, list[str]], tokenizer,
                  rng: random.Random, max_length: int, negatives: int, no_answer_rate: float) -> list[Group]:
     """Shared-normalization training groups: gold window + retrieved negatives per question.
@@ -333,18 +339,9 @@ def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, 
 
 def collate_groups(groups: list[Group], pad_id: int) -> dict:
     windows = [w for g in groups for w in g.windows]
-    width = max(len(ids) for ids, _ in windows)
-    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
-    types = torch.zeros((len(windows), width), dtype=torch.long)
-    mask = torch.zeros((len(windows), width), dtype=torch.long)
-    context = torch.zeros((len(windows), width), dtype=torch.bool)
-    for row, (window_ids, window_types) in enumerate(windows):
-        n = len(window_ids)
-        ids[row, :n] = torch.tensor(window_ids)
-        types[row, :n] = torch.tensor(window_types)
-        mask[row, :n] = 1
-        context[row, :n] = torch.tensor(window_types, dtype=torch.bool)
-        context[row, n - 1] = False  # the closing [SEP] is no answer token
+    ids, types, mask = _pad(windows, pad_id)
+    context = types.bool() & mask.bool()
+    context[torch.arange(len(windows)), mask.sum(dim=1) - 1] = False  # the closing [SEP] is no answer token
     first, answers = 0, []
     for group in groups:
         answers.append((first, len(group.windows), group.answer))
