@@ -8,15 +8,18 @@ it touches the served index.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
-_FRONT_MATTER_KEYS = {"id", "title", "url", "published"}
+_FRONT_MATTER_KEYS = {"id", "title", "url", "published", "date", "source", "section", "category", "author"}
+_METADATA_KEYS = ("url", "published", "source", "section", "author")
 
 
 class ArticleError(ValueError):
@@ -30,7 +33,14 @@ class ArticleError(ValueError):
 
 @dataclass(frozen=True)
 class Document:
-    """One article. `text` is exactly what was indexed; offsets refer to it."""
+    """One article. `text` is exactly what was indexed; offsets refer to it.
+
+    Metadata is optional and filterable: `published` is an ISO 8601 date (`2005-03-01`)
+    or date-time, `source` the publication or site ("BBC News"), `section` its desk or
+    category. `path` is the file the article was read from (what a sync compares).
+    `pages` holds the offset where each page starts, for articles read from a PDF, so a
+    citation can name its page. `summary_only` marks a feed entry indexed from its summary.
+    """
 
     id: str
     title: str
@@ -38,9 +48,69 @@ class Document:
     url: str | None = None
     published: str | None = None
     source: str | None = None
+    section: str | None = None
+    author: str | None = None
+    path: str | None = None
+    pages: tuple[int, ...] | None = None
+    summary_only: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if self.pages is not None:
+            data["pages"] = list(self.pages)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Document:
+        data = dict(data)
+        if data.get("pages") is not None:
+            data["pages"] = tuple(data["pages"])
+        return cls(**data)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset`, for articles read from a PDF."""
+        if not self.pages:
+            return None
+        return bisect.bisect_right(self.pages, offset) or 1
+
+    @property
+    def date(self) -> str | None:
+        """`published` as `YYYY-MM-DD` (what date filters compare); a bare year or month is its first day."""
+        if not self.published:
+            return None
+        day = self.published[:10]
+        return day + "-01-01"[len(day) - 4:] if len(day) < 10 else day
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%a, %d %b %Y %H:%M:%S %z",
+                 "%a, %d %b %Y %H:%M:%S %Z")
+
+
+def normalize_date(value: str) -> str:
+    """An ISO 8601 date or date-time from the common ways articles write dates.
+
+    Raises ValueError for anything else: a date that cannot be read would silently fall
+    out of every date filter, so it is refused with the file's name instead.
+    """
+    text = value.strip()
+    if re.fullmatch(r"\d{4}(-\d{2})?", text):  # a year or a month: kept as precise as it was given
+        return text
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        for pattern in _DATE_FORMATS:
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"unreadable date {value!r} (use YYYY-MM-DD)") from None
+    if len(text) <= 10 or (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0) and "T" not in text:
+        return parsed.strftime("%Y-%m-%d")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def slugify(value: str) -> str:
@@ -85,10 +155,31 @@ def _load_plain(path: Path, default_id: str) -> Document:
     if not title:
         first = next(line for line in text.split("\n") if line.strip())
         title = first.strip().lstrip("#").strip() if path.suffix == ".md" else first.strip()
-    return Document(
-        id=meta.get("id") or default_id, title=title, text=text, url=meta.get("url") or None,
-        published=meta.get("published") or None, source=str(path),
-    )
+    return Document(id=meta.get("id") or default_id, title=title, text=text, path=str(path),
+                    **_metadata(path, meta, None))
+
+
+def _metadata(path: Path, record: dict, line: int | None) -> dict:
+    """The optional metadata of a record or front matter: `category` is a section, `date` a published date."""
+    values = dict(record)
+    if values.get("section") in (None, "") and values.get("category") not in (None, ""):
+        values["section"] = values["category"]
+    if values.get("published") in (None, "") and values.get("date") not in (None, ""):
+        values["published"] = values["date"]
+    found = {}
+    for key in _METADATA_KEYS:
+        value = values.get(key)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            raise ArticleError(path, f"'{key}' must be a string", line)
+        found[key] = value.strip()
+    if "published" in found:
+        try:
+            found["published"] = normalize_date(found["published"])
+        except ValueError as err:
+            raise ArticleError(path, str(err), line) from None
+    return found
 
 
 class _VisibleText(HTMLParser):
@@ -154,7 +245,7 @@ def _load_html(path: Path, default_id: str) -> Document:
         raise ArticleError(path, "the page has no visible text")
     if not title:
         title = text.split("\n", 1)[0]
-    return Document(id=default_id, title=title, text=text, source=str(path))
+    return Document(id=default_id, title=title, text=text, path=str(path))
 
 
 def _record_to_document(path: Path, record: object, default_id: str, line: int | None) -> Document:
@@ -169,17 +260,13 @@ def _record_to_document(path: Path, record: object, default_id: str, line: int |
     doc_id = record.get("id")
     if doc_id is not None and not isinstance(doc_id, (str, int)):
         raise ArticleError(path, "'id' must be a string or a number", line)
-    for key in ("url", "published"):
-        if record.get(key) is not None and not isinstance(record[key], str):
-            raise ArticleError(path, f"'{key}' must be a string", line)
     text = text.replace("\r\n", "\n")
     return Document(
         id=str(doc_id) if doc_id not in (None, "") else default_id,
         title=(title or "").strip() or text.strip().split("\n", 1)[0][:120],
         text=text,
-        url=record.get("url"),
-        published=record.get("published"),
-        source=str(path),
+        path=str(path),
+        **_metadata(path, record, line),
     )
 
 

@@ -419,7 +419,7 @@ class NewsIndex:
             if not path.exists() or _file_sha256(path) != checksum:
                 raise IndexLoadError(f"{label} is damaged: {name} is missing or altered; rebuild it")
         try:
-            documents = [Document(**json.loads(line)) for line in (directory / "documents.jsonl").open(encoding="utf-8")]
+            documents = [Document.from_dict(json.loads(line)) for line in (directory / "documents.jsonl").open(encoding="utf-8")]
             by_id = {d.id: d for d in documents}
             chunks = []
             for line in (directory / "chunks.jsonl").open(encoding="utf-8"):

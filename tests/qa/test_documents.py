@@ -72,7 +72,7 @@ def test_jsonl_and_json_records(tmp_path):
         ("bad.json", '{\n  "title": "x",\n  "text": }', "bad.json:3: invalid JSON"),
         ("bad.json", '[{"title": "x", "text": 5}]', "bad.json: record 0: record has no 'text'"),
         ("empty.txt", "  \n\n", "empty.txt: the article has no text"),
-        ("bad.md", "---\ntitle: x\nauthor: y\n---\nBody", "bad.md:3: front matter line"),
+        ("bad.md", "---\ntitle: x\ncolour: y\n---\nBody", "bad.md:3: front matter line"),
         ("bad.md", "---\ntitle: x\nBody", "bad.md:1: front matter opened"),
         ("blank.html", "<html><script>x()</script></html>", "blank.html: the page has no visible text"),
         ("latin1.txt", b"Caf\xe9\nsecond line\n", "latin1.txt:1: not valid UTF-8"),

@@ -1,0 +1,238 @@
+"""The storage interface: what the index facade (`qa.index.NewsIndex`) needs from a store.
+
+Two back ends implement it: `qa.stores.faiss_store` (FAISS + bm25s + SQLite in a local
+folder, the default) and `qa.stores.milvus_store` (Milvus Lite or a Milvus cluster).
+The reader, the pipeline, the API and the pages only see `NewsIndex`; which store serves
+it is configuration (`NEWSQA_STORE=faiss|milvus`).
+
+Two objects per back end:
+
+- a `StoreBackend` is a *place* (an index folder, a Milvus URI and collection name). It
+  says which version is current (cheap, polled by `LiveIndex`), opens a version for
+  reading, and writes a `ChangeSet` as a new version that becomes current atomically:
+  a reader sees the old archive or the new one, never half of an update.
+- a `Store` is one opened version: hybrid search with filters, documents by id, a
+  filtered listing and archive statistics.
+
+Embedding stays outside the stores: `NewsIndex` embeds the question and the chunks with
+the one configured sentence-transformers model and hands vectors to the store, so both
+stores rank with exactly the same vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from qa.chunking import Chunk
+from qa.documents import Document
+
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009), the same in both stores
+
+
+class IndexLoadError(RuntimeError):
+    """An index that is missing, damaged, built with another model, or a store that cannot be reached."""
+
+
+class StoreUnavailableError(IndexLoadError):
+    """The store's server cannot be reached (a Milvus cluster that is down): a 503, not a bug."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk. `score` is the fused retrieval score in 0..1."""
+
+    chunk_id: int
+    document_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense_rank: int | None = None
+    sparse_rank: int | None = None
+    dense_score: float | None = None  # cosine of question and passage, when the dense retriever ranked it
+
+    def to_dict(self) -> dict:
+        hidden = {"dense_rank", "sparse_rank", "chunk_id", "dense_score"}
+        return {k: v for k, v in asdict(self).items() if k not in hidden}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a search or a listing may return. Empty fields do not filter.
+
+    Dates are `YYYY-MM-DD` and both ends are inclusive; an article without a date never
+    matches a date filter. Sources and sections match exactly (case-sensitive), several
+    values of one field are alternatives (OR), and different fields combine with AND.
+    """
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    document_ids: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources or self.sections or self.document_ids)
+
+    def matches(self, document: Document) -> bool:
+        """The reference semantics; each store must select exactly these documents."""
+        if self.document_ids and document.id not in self.document_ids:
+            return False
+        if self.sources and document.source not in self.sources:
+            return False
+        if self.sections and document.section not in self.sections:
+            return False
+        if self.date_from or self.date_to:
+            day = document.date
+            if day is None or (self.date_from and day < self.date_from) or (self.date_to and day > self.date_to):
+                return False
+        return True
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    """What the archive holds: shown by the page's archive view and `GET /documents`."""
+
+    documents: int
+    chunks: int
+    sections: dict[str, int]  # section -> documents
+    sources: dict[str, int]  # source -> documents
+    first_date: str | None
+    last_date: str | None
+    undated: int  # documents without a published date
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of a filtered, id-ordered listing of the archive."""
+
+    documents: list[Document]
+    total: int  # documents matching the filters, on all pages
+    offset: int
+    limit: int
+
+
+@dataclass
+class DocumentChunks:
+    """One article ready to store: its chunks (offsets into `document.text`) and their vectors.
+
+    `vectors[i]` is the L2-normalized embedding of `passage_input(document.title, chunks[i].text)`.
+    `fingerprint` identifies the content (see `document_fingerprint`), so a later sync knows
+    whether the article changed.
+    """
+
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    fingerprint: str
+
+
+@dataclass
+class ChangeSet:
+    """What one write does: articles added or replaced (by id), and ids removed.
+
+    With `replace_all`, the new version holds exactly `upserts` (a full rebuild);
+    otherwise it is the current version with these changes applied.
+    """
+
+    upserts: list[DocumentChunks] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    replace_all: bool = False
+    settings: dict = field(default_factory=dict)  # embedding model and chunking, recorded in the manifest
+
+    @property
+    def empty(self) -> bool:
+        return not self.upserts and not self.deletes and not self.replace_all
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One opened, read-only version of the archive."""
+
+    manifest: dict  # format, embedding model, chunking, counts, version, built_at ...
+
+    @property
+    def version(self) -> str | None: ...
+
+    def search(self, question: str, vector: np.ndarray, k: int, *, candidates: int = 50,
+               filters: Filters | None = None, dense_weight: float = 1.0,
+               sparse_weight: float = 1.0) -> list[Passage]:
+        """Hybrid retrieval: dense (inner product of `vector`, shape (dim,), with the chunk
+        vectors) and BM25 over `question`, fused by reciprocal rank (`RRF_K`), best first.
+
+        Only chunks of documents matching `filters` are returned, and filtering happens
+        inside retrieval: when at least `k` matching chunks exist, `k` come back.
+        `score` is the fused score divided by its maximum, so in 0..1; `dense_score` is the
+        cosine for every returned passage. A weight of 0 turns that retriever off.
+        """
+        ...
+
+    def document(self, document_id: str) -> Document | None: ...
+
+    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20) -> DocumentPage: ...
+
+    def stats(self) -> ArchiveStats: ...
+
+    def fingerprints(self) -> dict[str, str]:
+        """document id -> content fingerprint, for every stored document (what a sync compares)."""
+        ...
+
+    def vectors_of(self, document_ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these documents' chunks, keyed by passage input text: a changed
+        article re-embeds only the chunks whose text changed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class StoreBackend(Protocol):
+    """A place where versions of one archive live."""
+
+    name: str  # "faiss" or "milvus"
+
+    def current_version(self) -> str | None:
+        """The version readers should serve now; cheap, polled about once a second."""
+        ...
+
+    def open(self, version: str | None = None, *, embedding: dict | None = None, fallback: bool = True) -> Store:
+        """Open `version` (default: current). `embedding` ({"name", "dimension", "fingerprint"})
+        must match the one the version was built with, or `IndexLoadError` says to rebuild.
+        With `fallback`, a damaged current version falls back to the newest valid older one
+        (and `store.manifest["fallback_reason"]` says why)."""
+        ...
+
+    def write(self, changes: ChangeSet) -> str:
+        """Apply `changes` as a new version and make it current atomically; returns its name.
+        Only one write runs at a time per place (`BuildInProgressError` otherwise)."""
+        ...
+
+
+class BuildInProgressError(RuntimeError):
+    """Another build holds the index's write lock."""
+
+
+def passage_input(title: str, text: str) -> str:
+    """What gets embedded and BM25-indexed for a chunk: the title gives it context."""
+    return f"{title}\n{text}" if title and not text.startswith(title) else text
+
+
+def document_fingerprint(document: Document, chunking: dict) -> str:
+    """A content hash of what a stored article depends on: its text, title and metadata,
+    and the chunking settings. A sync replaces a document whose fingerprint changed."""
+    import hashlib
+    import json
+
+    payload = json.dumps([document.to_dict() | {"path": None}, chunking], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
