@@ -35,14 +35,17 @@ def test_markdown_heading_and_front_matter(tmp_path):
     assert b.text == "# Ignored heading\nBody."
 
 
-def test_html_keeps_visible_text_only(tmp_path):
+def test_html_keeps_the_article_text_not_menus_scripts_or_footers(tmp_path):
     write(tmp_path / "page.html", "<html><head><title>Page title</title><style>p{}</style></head><body>"
+                                  "<nav><ul><li><a href='/'>Home</a></li><li><a href='/sport'>Sport</a></li></ul></nav>"
                                   "<h1>Headline</h1><script>alert(1)</script><p>First &amp; only <b>paragraph</b>.</p>"
-                                  "<nav><ul><li>Item</li></ul></nav></body></html>")
+                                  "<nav><ul><li>Item</li></ul></nav><footer><p>Copyright 2024 Example News.</p>"
+                                  "<p>All rights reserved.</p></footer></body></html>")
     [doc] = load_articles([tmp_path / "page.html"])
-    assert doc.title == "Page title"
-    assert doc.text == "Headline\nFirst & only paragraph.\nItem"
-    assert "alert" not in doc.text
+    assert doc.title == "Headline"  # the page's headline wins over its <title>
+    assert doc.text == "First & only paragraph."  # one sentence: inline markup does not break the line
+    for boilerplate in ("alert", "Item", "Home", "Sport", "Copyright"):
+        assert boilerplate not in doc.text
 
 
 def test_html_title_falls_back_to_h1(tmp_path):
@@ -74,7 +77,11 @@ def test_jsonl_and_json_records(tmp_path):
         ("empty.txt", "  \n\n", "empty.txt: the article has no text"),
         ("bad.md", "---\ntitle: x\ncolour: y\n---\nBody", "bad.md:3: front matter line"),
         ("bad.md", "---\ntitle: x\nBody", "bad.md:1: front matter opened"),
-        ("blank.html", "<html><script>x()</script></html>", "blank.html: the page has no visible text"),
+        ("blank.html", "<html><script>x()</script></html>", "blank.html: the page has no article text"),
+        ("empty.html", "", "empty.html: the page has no article text"),
+        ("broken.pdf", "%PDF-1.4 not really", "broken.pdf: not a readable PDF"),
+        ("broken.rss", "<rss><channel><title>x</title>", "broken.rss:1: malformed feed (no element found)"),
+        ("text.atom", "just some text", "text.atom:1: not an RSS or Atom feed"),
         ("latin1.txt", b"Caf\xe9\nsecond line\n", "latin1.txt:1: not valid UTF-8"),
     ],
 )
@@ -95,9 +102,9 @@ def test_duplicate_ids_name_both_files(tmp_path):
 def test_missing_path_and_unsupported_files(tmp_path):
     with pytest.raises(ArticleError, match="no such file"):
         load_articles([tmp_path / "nope"])
-    write(tmp_path / "notes.pdf", "x")
+    write(tmp_path / "notes.docx", "x")
     write(tmp_path / ".hidden" / "x.txt", "hidden")
     write(tmp_path / "ok.txt", "Fine.")
     assert [d.id for d in load_articles([tmp_path])] == ["ok"]  # folders skip other types and hidden files
     with pytest.raises(ArticleError, match="unsupported file type"):
-        load_articles([tmp_path / "notes.pdf"])
+        load_articles([tmp_path / "notes.docx"])
