@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa import __version__
 from qa.config import Settings, get_settings
 from qa.pipeline import DeadlineExceeded
+from qa.stores.base import StoreUnavailableError
 # Re-exported: the request plumbing lives in qa.services since the routers need it too.
 from qa.services import (  # noqa: F401
     WEB_DIR, IndexDep, NoIndexError, Services, ServicesDep, get_services, load_services, require_index, templates,
@@ -170,6 +171,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def on_no_index(request: Request, exc: NoIndexError):
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
+    @app.exception_handler(StoreUnavailableError)
+    async def on_store_down(request: Request, exc: StoreUnavailableError):
+        return JSONResponse({"detail": f"the archive's store cannot be reached: {exc}"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
     @app.exception_handler(DeadlineExceeded)
     async def on_deadline(request: Request, exc: DeadlineExceeded):
         limit = request.app.state.services.settings.request_timeout_s
@@ -192,6 +198,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(api.documents_router)
     app.include_router(api.health_router)
     app.include_router(api.admin_router)
+    app.include_router(api.feedback_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     # The last added runs first: a busy server refuses before reading any body.

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSQA_")
 
     index_dir: Path = PROJECT_ROOT / "index" / "built"
+    # Where the archive is stored: "faiss" (a local folder, `index_dir`) or "milvus" (Milvus
+    # Lite from a local .db file, or a Milvus cluster at http://host:19530).
+    store: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str = str(PROJECT_ROOT / "index" / "milvus.db")
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = Field("newsqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     articles: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "index" / "articles"])
     embedding_model: Path | None = None
     embedding_model_name: str = "all-MiniLM-L6-v2"

@@ -79,7 +79,7 @@ FUSIONS = {"dense": (1.0, 0.0), "bm25": (0.0, 1.0), "rrf": (1.0, 1.0), "rrf_dens
 
 def evaluate_retrieval(index: NewsIndex, examples: list[SquadExample], article_ids: list[str]) -> dict:
     """Document and answer recall@k of dense-only, BM25-only and fused retrieval."""
-    report: dict = {"mode": "retrieval", "questions": len(examples), "chunks": len(index.chunks)}
+    report: dict = {"mode": "retrieval", "questions": len(examples), "chunks": index.stats().chunks}
     answerable = [e for e in examples if not e.is_impossible]
     for name, (dense_weight, sparse_weight) in FUSIONS.items():
         tally = Tally()

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from qa.chunking import split_sentences
 from qa.config import DEFAULT_PASSAGES_TO_READ
-from qa.index import Embedder, IndexLoadError, NewsIndex, Passage
+from qa.index import Embedder, Filters, IndexLoadError, NewsIndex, Passage
+from qa.stores.base import StoreBackend
+from qa.stores.faiss_store import FaissBackend
 from qa.reader import ExtractiveReader, SpanCandidate
 
 LOG = logging.getLogger(__name__)
@@ -37,7 +39,12 @@ class Answer:
     context: str
     context_start: int
     confident: bool = True  # score at or above the no-answer threshold
-    published: str | None = None  # the article's date, when known
+    published: str | None = None  # the article's metadata, when known
+    source: str | None = None
+    section: str | None = None
+    author: str | None = None
+    url: str | None = None
+    page: int | None = None  # the PDF page holding the answer
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +58,7 @@ class AskResult:
     took_ms: float
     no_answer: bool = False
     candidates: list[tuple[SpanCandidate, float]] = field(default_factory=list, repr=False)
+    message: str | None = None  # why there is nothing to read, e.g. filters that match no article
 
     @property
     def several_articles(self) -> bool:
@@ -63,11 +71,13 @@ class AskResult:
             "answers": [a.to_dict() for a in self.answers],
             "passages": [p.to_dict() for p in self.passages],
             "no_answer": self.no_answer,
+            "message": self.message,
             "took_ms": self.took_ms,
         }
 
 
 NO_INDEX = "no index has been built yet"
+NO_MATCH = "No article in the archive matches these filters; widen the dates or remove a filter."
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,7 @@ class IndexHealth:
 
 
 class LiveIndex:
-    """The current index of a directory, reloaded when a rebuild swaps it.
+    """The current version of a store, reloaded when a rebuild swaps it.
 
     One load runs at a time: the check of `CURRENT` and the claim of the loading flag
     happen under one lock, so concurrent requests start one reload, not one each. A
@@ -100,8 +110,8 @@ class LiveIndex:
     or `load` is called. Error texts name versions, never paths, so clients may see them.
     """
 
-    def __init__(self, index_dir: str | Path, embedder: Embedder, check_interval: float = 1.0) -> None:
-        self.index_dir = Path(index_dir)
+    def __init__(self, backend: StoreBackend | str | Path, embedder: Embedder, check_interval: float = 1.0) -> None:
+        self.backend = FaissBackend(backend) if isinstance(backend, (str, Path)) else backend
         self.embedder = embedder
         self.check_interval = check_interval
         self._index: NewsIndex | None = None
@@ -128,7 +138,14 @@ class LiveIndex:
             if time.monotonic() > deadline:
                 raise TimeoutError("another index load is still running")
             time.sleep(0.05)
-        self._reload(NewsIndex.current_version(self.index_dir))
+        try:
+            version = self._current_version()
+        except IndexLoadError as err:  # the store cannot be reached: say why, serve nothing new
+            LOG.error("index not loaded: %s", err)
+            with self._lock:
+                self._error, self._loading = str(err), False
+            return
+        self._reload(version)
 
     def _reload(self, version: str | None) -> None:
         """Load `version`; the caller has claimed `_loading`, which this releases."""
@@ -138,7 +155,7 @@ class LiveIndex:
                     self._attempted, self._error = None, None if self._index is not None else NO_INDEX
                 return
             fallback = self._index is None  # while serving, a bad new version must not replace a good one
-            index = NewsIndex.load(self.index_dir, self.embedder, version=version, fallback=fallback)
+            index = NewsIndex.open(self.backend, self.embedder, version=version, fallback=fallback)
         except (IndexLoadError, OSError, ValueError, KeyError) as err:
             LOG.error("index version %s not loaded: %s", version, err)
             with self._lock:
@@ -158,7 +175,11 @@ class LiveIndex:
             if self._loading or now - self._checked < self.check_interval:
                 return self._index
             self._checked = now
-            version = NewsIndex.current_version(self.index_dir)
+            try:
+                version = self._current_version()
+            except IndexLoadError as err:  # a store server that is down: keep serving what is loaded
+                self._error = str(err)
+                return self._index
             if version is None or version == self._attempted:
                 return self._index
             self._loading = True
@@ -170,8 +191,16 @@ class LiveIndex:
         threading.Thread(target=self._reload, args=(version,), daemon=True, name="index-reload").start()
         return served
 
+    def _current_version(self) -> str | None:
+        return self.backend.current_version()
+
     def health(self) -> IndexHealth:
-        current = NewsIndex.current_version(self.index_dir)
+        try:
+            current = self._current_version()
+        except IndexLoadError as err:
+            with self._lock:
+                served = self._index.version if self._index is not None else None
+                return IndexHealth(served, None, str(err), self._loading)
         with self._lock:
             served = self._index.version if self._index is not None else None
             return IndexHealth(served, current, self._error, self._loading)
@@ -230,7 +259,7 @@ class Assistant:
         return self.index.get() if isinstance(self.index, LiveIndex) else self.index
 
     def ask(self, question: str, top_k: int = 3, index: NewsIndex | None = None, *, min_score: float = 0.0,
-            deadline: float | None = None) -> AskResult:
+            deadline: float | None = None, filters: Filters | None = None) -> AskResult:
         """Answer `question` from the index: up to `top_k` distinct answers.
 
         Answers at or above the calibrated threshold are `confident`. When there is none,
@@ -240,6 +269,9 @@ class Assistant:
 
         `deadline` (a `time.monotonic()` value) is checked before and between the stages;
         past it the question is abandoned with `DeadlineExceeded`.
+
+        `filters` restrict retrieval to matching articles (dates, sources, sections, ids);
+        when none matches, the result says so in `message` instead of answering.
         """
         _check_deadline(deadline, "before retrieval")
         started = time.perf_counter()
@@ -247,7 +279,10 @@ class Assistant:
         if index is None:
             raise IndexLoadError("no index is loaded")
         question = " ".join(question.split())
-        passages = index.search(question, k=max(self.passages_to_read, top_k))
+        passages = index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
+        if not passages and filters is not None and filters.active and index.documents(filters, limit=0).total == 0:
+            took_ms = round((time.perf_counter() - started) * 1000, 1)
+            return AskResult(question, [], [], took_ms, no_answer=True, message=NO_MATCH)
         _check_deadline(deadline, "after retrieval")
         candidates = self.reader.read(question, passages)
         _check_deadline(deadline, "after reading")
@@ -269,6 +304,8 @@ class Assistant:
                 text=candidate.text, score=round(probability, 4), document_id=candidate.document_id,
                 title=document.title, start=candidate.start, end=candidate.end, context=context,
                 context_start=context_start, confident=probability >= self.threshold, published=document.published,
+                source=document.source, section=document.section, author=document.author, url=document.url,
+                page=document.page_at(candidate.start),
             ))
         took_ms = round((time.perf_counter() - started) * 1000, 1)
         return AskResult(question, answers, passages, took_ms, no_answer=not confident, candidates=kept)

@@ -1,15 +1,27 @@
 #!/usr/bin/env python
-"""Build (or rebuild) the search index from article files and folders.
+"""Build the search index, or bring it up to date with the article folders.
 
-    python scripts/build_index.py                                  # the sample articles
+    python scripts/build_index.py                                  # sync with the sample articles
     python scripts/build_index.py --articles ~/news more.jsonl --index-dir /data/news-index
+    python scripts/build_index.py --add new-story.html             # add or replace these files' articles only
+    python scripts/build_index.py --delete bbc-politics-012 old-id  # remove articles by id
+    python scripts/build_index.py --full                           # a new version from scratch
+    python scripts/build_index.py --store milvus                   # the same, into Milvus (NEWSQA_MILVUS_URI)
 
-Formats: .txt/.md (optional `---` front matter: id, title, url, published), .html,
-.json and .jsonl records {"id", "title", "text", "url"?, "published"?}. Folders are
-read recursively. The new index is built beside the current one and swapped in at
-the end; unchanged chunks reuse their embeddings. A malformed article stops the
-build with its file (and line) named, and the current index keeps serving.
-Exit status: 0 built, 1 bad input, 2 another build running.
+A sync compares the articles with what the index holds (a content fingerprint per
+article): new articles are added, changed ones replaced (only chunks whose text changed
+are embedded again), and articles whose file is gone are removed. The change is written
+as a new version and swapped in atomically, so a running server never sees half of it.
+
+Formats: .txt/.md (optional `---` front matter: id, title, url, published, source,
+section, author), .html/.htm (the article only, with the page's title, date, author, site
+and section), .pdf (page by page), RSS/Atom feeds (.rss, .atom, or .xml; one article per
+entry), .json and .jsonl records {"id", "title", "text", "url"?, "published"?, "source"?,
+"section" or "category"?, "author"?}. Folders are read recursively; a scanned PDF with no
+text layer, an .xml file that is no feed or a feed entry without text is named and skipped.
+A malformed article stops the build with its file (and line) named, and the current index
+keeps serving.
+Exit status: 0 done (or nothing to do), 1 bad input, 2 another build running, 3 store unreachable.
 """
 
 from __future__ import annotations
@@ -21,16 +33,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
-from qa.documents import ArticleError  # noqa: E402
-from qa.index import BuildInProgressError, Embedder, IndexLoadError, NewsIndex, rebuild_index  # noqa: E402
+from qa.documents import ArticleError, load_articles  # noqa: E402
+from qa.index import (  # noqa: E402
+    BuildInProgressError, BuildSummary, Embedder, IndexLoadError, NewsIndex, StoreUnavailableError, rebuild_index,
+    sync_index,
+)
+from qa.stores import backend_from_settings  # noqa: E402
+
+
+def _report(summary: BuildSummary, target: str) -> None:
+    for skipped in summary.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if summary.version is None:
+        print(f"{target} is up to date: {summary.documents} documents, {summary.chunks} chunks; nothing written")
+        return
+    print(f"{target} version {summary.version}: {summary.documents} documents, {summary.chunks} chunks "
+          f"({summary.added} added, {summary.changed} changed, {summary.removed} removed, {summary.unchanged} "
+          f"unchanged; {summary.embedded_chunks} chunks embedded) in {summary.seconds:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", nargs="+", type=Path, default=settings.articles, metavar="PATH",
-                        help="article files or folders (default: %(default)s)")
-    parser.add_argument("--index-dir", type=Path, default=settings.index_dir, help="default: %(default)s")
+    parser.add_argument("--articles", nargs="+", type=Path, default=None, metavar="PATH",
+                        help="article files or folders to sync with (default: NEWSQA_ARTICLES or the sample)")
+    parser.add_argument("--add", nargs="+", type=Path, metavar="PATH",
+                        help="add or replace the articles of these files only; nothing else is removed")
+    parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these article ids; nothing is read")
+    parser.add_argument("--full", action="store_true", help="write a new version from scratch (a sync)")
+    parser.add_argument("--index-dir", type=Path, default=None, help="the FAISS store's folder")
+    parser.add_argument("--store", choices=["faiss", "milvus"], default=None, help="default: NEWSQA_STORE or faiss")
     parser.add_argument("--max-words", type=int, default=100, help="chunk size in words")
     parser.add_argument("--overlap-sentences", type=int, default=1)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,33 +69,51 @@ def main(argv: list[str] | None = None) -> int:
                         help="build only when no version of the index can be served (none built, all damaged, "
                              "or built with another embedding model); `make run` uses this")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
+    if sum(bool(x) for x in (args.add, args.delete, args.articles and (args.add or args.delete))) > 1 or (
+            args.full and (args.add or args.delete)):
+        parser.error("use one of: a sync (--articles, optionally --full), --add, or --delete")
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in {"index_dir": args.index_dir, "store": args.store}.items() if v is not None}
+    settings = Settings(**overrides)
+    backend = backend_from_settings(settings)
+    target = f"the {backend.name} index"
     embedder = Embedder.from_settings(settings)
-    if args.if_needed and NewsIndex.current_version(args.index_dir) is not None:
-        try:
-            index = NewsIndex.load(args.index_dir, embedder)  # an older good version counts
-        except IndexLoadError as err:
-            print(f"the current index cannot be served ({err}); rebuilding it", file=sys.stderr)
-        else:
-            print(f"index {index.manifest.get('version')} is up to date ({len(index.documents)} documents); "
-                  "not rebuilt")
-            return 0
+    chunking = {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences}
     try:
-        summary = rebuild_index(args.articles, args.index_dir, embedder, args.max_words, args.overlap_sentences,
-                                progress=not args.quiet)
-    except ArticleError as err:
-        print(f"error: {err}\nThe index was not changed.", file=sys.stderr)
-        return 1
-    except ValueError as err:
+        if args.if_needed and backend.current_version() is not None:
+            try:
+                index = NewsIndex.open(backend, embedder)  # an older good version counts
+            except IndexLoadError as err:
+                if isinstance(err, StoreUnavailableError):
+                    raise
+                print(f"the current index cannot be served ({err}); rebuilding it", file=sys.stderr)
+            else:
+                print(f"index {index.version} can be served ({index.stats().documents} documents); not rebuilt")
+                return 0
+        if args.delete:
+            summary = sync_index(backend, embedder, deletes=args.delete, **chunking)
+            unknown = len(args.delete) - summary.removed
+            if unknown:
+                print(f"{unknown} of the ids given are not in the index", file=sys.stderr)
+        elif args.add:
+            skipped: list = []
+            documents = load_articles(args.add, skipped=skipped)
+            summary = sync_index(backend, embedder, upserts=documents, progress=not args.quiet, skipped=skipped,
+                                 **chunking)
+        else:
+            summary = rebuild_index(args.articles or settings.articles, backend, embedder, progress=not args.quiet,
+                                    full=args.full, **chunking)
+    except (ArticleError, ValueError) as err:
         print(f"error: {err}\nThe index was not changed.", file=sys.stderr)
         return 1
     except BuildInProgressError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"Indexed {summary.documents} documents into {summary.chunks} chunks "
-          f"({summary.embedded_chunks} embedded, {summary.chunks - summary.embedded_chunks} reused) "
-          f"in {summary.seconds:.1f} s -> {summary.version_dir}")
+    except StoreUnavailableError as err:
+        print(f"error: {err}\nThe index was not changed.", file=sys.stderr)
+        return 3
+    _report(summary, target)
     return 0
 
 

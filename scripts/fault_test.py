@@ -83,12 +83,12 @@ def served(index_dir: Path, embedder: Embedder) -> tuple[NewsIndex | None, str |
 def kill_and_check(point: str, articles: Path, index_dir: Path, embedder: Embedder, question: str) -> dict:
     """One round: add an article, kill a build at `point`, check the served index, rebuild."""
     before, _ = served(index_dir, embedder)
-    before_ids = set(before.documents)
+    before_ids = set(before.store.fingerprints())
     (articles / f"fault-{point}.md").write_text(
         f"# Fault drill {point}\n\nThe drill at {point} added this article to the archive on Tuesday.")
     kill(start_build_paused_at(point, articles, index_dir))
     after, error = served(index_dir, embedder)
-    after_ids = set(after.documents) if after is not None else set()
+    after_ids = set(after.store.fingerprints()) if after is not None else set()
     row = {
         "point": point,
         "version_before": before.version,

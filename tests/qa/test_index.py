@@ -5,15 +5,22 @@ import json
 import pytest
 
 from qa.documents import ArticleError, Document
-from qa.index import BM25, IndexLoadError, NewsIndex, build_lock, BuildInProgressError, rebuild_index
+from qa.index import BuildInProgressError, IndexLoadError, NewsIndex, rebuild_index
+from qa.stores.faiss_store import FaissBackend, bm25_tokens
 from tests.conftest import SAMPLE_ID
 
 
 def test_every_chunk_and_passage_points_at_its_text(sample_index):
     document = sample_index.document(SAMPLE_ID)
-    assert sample_index.chunks
-    for chunk in sample_index.chunks:
-        assert document.text[chunk.start:chunk.end] == chunk.text
+    chunks = sample_index.stats().chunks
+    assert chunks > 5
+    every = sample_index.search("Aleppo", k=chunks)
+    assert len(every) == chunks and len({p.chunk_id for p in every}) == chunks
+    covered = set()
+    for passage in every:
+        assert document.text[passage.start:passage.end] == passage.text
+        covered.update(range(passage.start, passage.end))
+    assert len(covered) > 0.95 * len(document.text.strip())  # the chunks cover the article
     for passage in sample_index.search("Who blamed Russia for the convoy strike?", k=5):
         assert document.text[passage.start:passage.end] == passage.text
         assert 0.0 < passage.score <= 1.0
@@ -31,36 +38,52 @@ def test_manifest_describes_the_build(sample_index_dir):
     assert manifest["embedding_model"] == {"name": "all-MiniLM-L6-v2", "dimension": 384,
                                            "fingerprint": manifest["embedding_model"]["fingerprint"]}
     assert manifest["documents"] == 1 and manifest["chunks"] > 5
-    assert {"built_at", "corpus_fingerprint", "build_seconds", "files", "faiss_index"} <= set(manifest)
+    assert manifest["chunking"] == {"max_words": 100, "overlap_sentences": 1}
+    assert {"built_at", "files", "faiss_index", "change", "write_seconds"} <= set(manifest)
 
 
-def test_bm25_ranks_term_matches():
-    bm25 = BM25.build(["the cat sat", "dogs bark loudly", "a cat and a cat"])
-    assert [i for i, _ in bm25.top("cat", 3)] == [2, 0]
-    assert bm25.top("unknownword", 3) == [] and bm25.top("the and", 3) == []
+def _sparse_only(index, question, k=3):
+    return [p.document_id for p in index.search(question, k=k, dense_weight=0.0)]
 
 
-def test_bm25_tokens_keep_unicode_words_and_stem(tmp_path):
-    bm25 = BM25.build(["Talks in Zürich were requested by France.", "Zurich airport reopened.", "Dogs bark."])
-    assert bm25.tokens("Zürich") == ["zürich"]
-    assert [i for i, _ in bm25.top("Zürich", 3)] == [0]  # not split into "z" + "rich", not "Zurich"
-    assert [i for i, _ in bm25.top("who requests talks", 3)] == [0]  # requests ~ requested
-    bm25.save(tmp_path / "bm25")
-    loaded = BM25.load(tmp_path / "bm25")
-    assert loaded.n == 3 and loaded.top("requesting talks", 3) == bm25.top("requesting talks", 3)
+def test_bm25_ranks_term_matches(tmp_path, embedder):
+    index = NewsIndex.build([Document("a", "", "the cat sat"), Document("b", "", "dogs bark loudly"),
+                             Document("c", "", "a cat and a cat")], embedder, index_dir=tmp_path)
+    assert _sparse_only(index, "cat") == ["c", "a"]
+    assert _sparse_only(index, "unknownword") == [] and _sparse_only(index, "the and") == []
+
+
+def test_bm25_tokens_keep_unicode_words_and_stem(tmp_path, embedder):
+    assert bm25_tokens(["Zürich"]) == [["zürich"]]
+    documents = [Document("a", "", "Talks in Zürich were requested by France."),
+                 Document("b", "", "Zurich airport reopened."), Document("c", "", "Dogs bark.")]
+    index = NewsIndex.build(documents, embedder, index_dir=tmp_path)
+    assert _sparse_only(index, "Zürich") == ["a"]  # not split into "z" + "rich", not "Zurich"
+    assert _sparse_only(index, "who requests talks") == ["a"]  # requests ~ requested
+    again = NewsIndex.load(tmp_path, embedder)  # memory-mapped from disk: the same ranking
+    assert _sparse_only(again, "requesting talks") == _sparse_only(index, "requesting talks") == ["a"]
 
 
 def test_damaged_index_fails_clearly(tmp_path, embedder):
-    NewsIndex.build([Document("d", "D", "One sentence. Another one.")], embedder).save(tmp_path)
+    NewsIndex.build([Document("d", "D", "One sentence. Another one.")], embedder, index_dir=tmp_path)
     version = NewsIndex.current_version(tmp_path)
-    with open(tmp_path / version / "chunks.jsonl", "a") as handle:
-        handle.write('["d", 0, 3]\n')
-    with pytest.raises(IndexLoadError, match="damaged: chunks.jsonl is missing or altered"):
+    with open(tmp_path / version / "store.sqlite3", "ab") as handle:
+        handle.write(b"garbage")
+    with pytest.raises(IndexLoadError, match="damaged: store.sqlite3 is missing or altered; rebuild it"):
+        NewsIndex.load(tmp_path, embedder)
+
+
+def test_index_of_the_previous_format_is_refused_with_how_to_rebuild(tmp_path, embedder):
+    NewsIndex.build([Document("d", "D", "One sentence.")], embedder, index_dir=tmp_path)
+    path = tmp_path / NewsIndex.current_version(tmp_path) / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 2}))
+    with pytest.raises(IndexLoadError, match=r"has format 2, but this release reads format 3; rebuild it with "
+                                             r"`python scripts/build_index.py --full`"):
         NewsIndex.load(tmp_path, embedder)
 
 
 def test_index_built_with_another_model_is_refused(tmp_path, embedder):
-    NewsIndex.build([Document("d", "D", "One sentence.")], embedder).save(tmp_path)
+    NewsIndex.build([Document("d", "D", "One sentence.")], embedder, index_dir=tmp_path)
     version = NewsIndex.current_version(tmp_path)
     path = tmp_path / version / "manifest.json"
     manifest = json.loads(path.read_text())
@@ -88,12 +111,12 @@ def test_rebuild_is_incremental_and_a_malformed_article_keeps_the_old_index(tmp_
     with pytest.raises(ArticleError, match=r"broken\.jsonl:2"):
         rebuild_index([articles_dir], index_dir, embedder)
     assert NewsIndex.current_version(index_dir) == served
-    assert len(NewsIndex.load(index_dir, embedder).documents) == 2
+    assert NewsIndex.load(index_dir, embedder).stats().documents == 2
     assert not list(index_dir.glob(".*.partial"))
 
 
 def test_only_one_build_at_a_time(tmp_path):
-    with build_lock(tmp_path):
+    with FaissBackend(tmp_path).lock():
         with pytest.raises(BuildInProgressError):
-            with build_lock(tmp_path):
+            with FaissBackend(tmp_path).lock():
                 pass

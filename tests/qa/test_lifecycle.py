@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from qa.app import Services, create_app
 from qa.config import Settings
 from qa.documents import Document
-from qa.index import (BuildInProgressError, Embedder, IndexLoadError, NewsIndex, build_lock, new_version_name,
-                      rebuild_index)
+from qa.index import BuildInProgressError, Embedder, IndexLoadError, NewsIndex, new_version_name, rebuild_index, sync_index
+from qa.stores.faiss_store import FaissBackend
 from qa.pipeline import Assistant, LiveIndex
 from qa.reader import (CALIBRATION_FILE, DEFAULT_READER_DIR, ONNX_FILE, WEIGHTS_FILE, ExtractiveReader,
                        ReaderModelError, weights_sha256)
@@ -54,12 +54,13 @@ def test_version_names_sort_in_creation_order_within_one_second(tmp_path, embedd
     legacy = "v20261125-143000-123456"  # 6-digit names of earlier releases
     assert new_version_name([legacy], now_ns=calendar.timegm((2026, 11, 25, 14, 30, 0)) * 10**9) > legacy
 
-    index = NewsIndex.build([Document("d", "D", "One sentence. Another one.")], embedder)
-    made = [index.save(tmp_path, keep_previous=5).name for _ in range(3)]  # well within one second
-    assert made == sorted(made) == NewsIndex.versions(tmp_path)
+    documents = [Document("d", "D", "One sentence. Another one.")]
+    backend = FaissBackend(tmp_path, keep_previous=5)
+    made = [sync_index(backend, embedder, documents=documents, full=True).version for _ in range(3)]  # < 1 s
+    assert made == sorted(made) == backend.versions()
     assert NewsIndex.current_version(tmp_path) == made[-1]
-    newest = index.save(tmp_path, keep_previous=1).name
-    assert NewsIndex.versions(tmp_path) == [made[-1], newest]  # pruning keeps the newest
+    newest = sync_index(FaissBackend(tmp_path, keep_previous=1), embedder, documents=documents, full=True).version
+    assert backend.versions() == [made[-1], newest]  # pruning keeps the newest
 
 
 def test_stale_partial_is_removed_at_the_next_build_but_never_during_one(tmp_path, articles_dir, embedder):
@@ -68,7 +69,7 @@ def test_stale_partial_is_removed_at_the_next_build_but_never_during_one(tmp_pat
     stale = index_dir / ".v20260101-000000-000000000.partial"
     stale.mkdir()
     (stale / "vectors.faiss").write_bytes(b"half")
-    with build_lock(index_dir):  # a build is running: its staging folder must survive
+    with FaissBackend(index_dir).lock():  # a build is running: its staging folder must survive
         with pytest.raises(BuildInProgressError):
             rebuild_index([articles_dir], index_dir, embedder)
         assert stale.exists()
@@ -82,7 +83,7 @@ def test_damaged_current_version_falls_back_and_health_is_degraded(tmp_path, art
     _truncate(index_dir / second / "vectors.faiss")
 
     index = NewsIndex.load(index_dir, embedder)
-    assert index.version == first and len(index.documents) == 1
+    assert index.version == first and index.stats().documents == 1
     assert f"index version {second} is damaged: vectors.faiss" in index.fallback_reason
     with pytest.raises(IndexLoadError, match="damaged: vectors.faiss is missing or altered"):
         NewsIndex.load(index_dir, embedder, fallback=False)
@@ -126,7 +127,7 @@ def test_concurrent_gets_start_one_reload(tmp_path, articles_dir, embedder):
         thread.join()
     live.wait_for_reload()
     assert live.reloads == 2  # the start-up load and exactly one reload
-    assert live.get().version == NewsIndex.current_version(index_dir) and len(live.get().documents) == 2
+    assert live.get().version == NewsIndex.current_version(index_dir) and live.get().stats().documents == 2
 
 
 def test_failed_hot_reload_keeps_serving_and_shows_in_health(tmp_path, articles_dir, embedder, reader):
@@ -138,13 +139,13 @@ def test_failed_hot_reload_keeps_serving_and_shows_in_health(tmp_path, articles_
     _add_article(articles_dir, "drought")
     rebuild_index([articles_dir], index_dir, embedder)
     second = NewsIndex.current_version(index_dir)
-    _truncate(index_dir / second / "chunks.jsonl")
+    _truncate(index_dir / second / "store.sqlite3")
     live.get()
     live.wait_for_reload()
     assert live.get().version == first  # the old index keeps answering
     health = _health(live, index_dir, embedder, reader)
     assert health["status"] == "degraded" and health["served_version"] == first
-    assert health["current_version"] == second and "chunks.jsonl is missing or altered" in health["error"]
+    assert health["current_version"] == second and "store.sqlite3 is missing or altered" in health["error"]
     assert live.reloads == 2  # the broken version is not retried on every request
 
 
@@ -157,7 +158,7 @@ def test_a_build_killed_midway_loses_nothing(point, tmp_path, articles_dir, embe
     kill(start_build_paused_at(point, articles_dir, index_dir))
 
     index = NewsIndex.load(index_dir, embedder, fallback=False)
-    assert index.version == served and len(index.documents) == 1
+    assert index.version == served and index.stats().documents == 1
     assert index.search("Who requested the meeting?", k=3)
     summary = rebuild_index([articles_dir], index_dir, embedder)
     assert summary.documents == 2 and NewsIndex.current_version(index_dir) == summary.version_dir.name

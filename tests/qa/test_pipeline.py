@@ -50,10 +50,10 @@ def test_live_index_picks_up_a_rebuild_without_restart(tmp_path, articles_dir, e
     rebuild_index([articles_dir], index_dir, embedder)
     live = LiveIndex(index_dir, embedder, check_interval=0.0)
     live.load()
-    assert len(live.get().documents) == 1
+    assert live.get().stats().documents == 1
     (articles_dir / "new.md").write_text("# Flood\n\nThe river flooded the town of Exampleton on Monday.")
     rebuild_index([articles_dir], index_dir, embedder)
     live.get()  # notices the new CURRENT and reloads in the background, old index still serving
     live.wait_for_reload()
-    assert len(live.get().documents) == 2
+    assert live.get().stats().documents == 2
     assert live.get().manifest["version"] == NewsIndex.current_version(index_dir)

@@ -9,7 +9,7 @@ def test_build_then_reject_a_malformed_article(tmp_path, articles_dir, capsys):
     index_dir = tmp_path / "index"
     assert build_index.main(["--articles", str(articles_dir), "--index-dir", str(index_dir), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "Indexed 1 documents into" in out and "chunks" in out
+    assert "1 documents, 11 chunks (1 added, 0 changed, 0 removed, 0 unchanged; 11 chunks embedded)" in out
     served = NewsIndex.current_version(index_dir)
 
     (articles_dir / "feed.jsonl").write_text('{"id": "a", "title": "A", "text": "Fine."}\n{"id": "b", "title": \n')
@@ -23,3 +23,36 @@ def test_empty_folder_is_an_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert build_index.main(["--articles", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "ix")]) == 1
     assert "no articles found" in capsys.readouterr().err
+
+
+def test_sync_add_and_delete(tmp_path, articles_dir, capsys, embedder):
+    """A sync removes what is gone and replaces what changed; --add touches only its files;
+    --delete removes by id; an unchanged archive writes nothing."""
+    index_dir = tmp_path / "index"
+    (articles_dir / "flood.md").write_text("# Flood\n\nThe river Exe flooded Exeter on Monday.")
+    assert build_index.main(["--articles", str(articles_dir), "--index-dir", str(index_dir), "--quiet"]) == 0
+    assert "2 documents" in capsys.readouterr().out
+    first = NewsIndex.current_version(index_dir)
+    assert build_index.main(["--articles", str(articles_dir), "--index-dir", str(index_dir), "--quiet"]) == 0
+    assert "is up to date" in capsys.readouterr().out and NewsIndex.current_version(index_dir) == first
+
+    (articles_dir / "flood.md").write_text("# Flood\n\nThe river Exe flooded Exeter on Tuesday.")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "storm.md").write_text("# Storm\n\nA storm closed the port of Dover.")
+    assert build_index.main(["--add", str(outside / "storm.md"), "--index-dir", str(index_dir), "--quiet"]) == 0
+    assert "(1 added, 0 changed, 0 removed, 2 unchanged; 1 chunks embedded)" in capsys.readouterr().out
+    index = NewsIndex.load(index_dir, embedder)
+    assert index.document("storm") is not None and "Monday" in index.document("flood").text  # --add only
+
+    assert build_index.main(["--articles", str(articles_dir), "--index-dir", str(index_dir), "--quiet"]) == 0
+    assert "(0 added, 1 changed, 1 removed, 1 unchanged; 1 chunks embedded)" in capsys.readouterr().out
+    index = NewsIndex.load(index_dir, embedder)
+    assert index.document("storm") is None and "Tuesday" in index.document("flood").text
+
+    assert build_index.main(["--delete", "flood", "no-such-id", "--index-dir", str(index_dir), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "1 removed" in captured.out and "1 of the ids given are not in the index" in captured.err
+    index = NewsIndex.load(index_dir, embedder)
+    assert index.document("flood") is None and index.stats().documents == 1
+    assert all(p.document_id != "flood" for p in index.search("Which river flooded Exeter?", k=20))

@@ -1,0 +1,162 @@
+"""The archive at scale, on small real data: deletes that stay deleted, changed articles
+re-embedded, filters inside retrieval (dates inclusive, combined, empty, never fewer than k),
+the IVF path above its threshold, the documents listing and the archive page."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.app import Services, create_app
+from qa.config import Settings
+from qa.documents import Document
+from qa.index import Filters, NewsIndex, sync_index
+from qa.pipeline import Assistant, LiveIndex
+from qa.stores import faiss_store
+from qa.stores.faiss_store import FaissBackend
+
+SECTIONS = ("politics", "sport", "business")
+
+
+def _article(i: int) -> Document:
+    section = SECTIONS[i % 3]
+    day = f"2005-03-{1 + i % 28:02d}"
+    text = (f"Report {i} from the {section} desk. The council of Townsville {i} met on {day} to discuss the "
+            f"{section} budget. Mayor Alex Example {i} said the plan would cost {i * 3} million pounds.")
+    return Document(f"art-{i:03d}", f"{section.title()} story {i}", text, published=day, section=section,
+                    source="Daily Example" if i % 2 else "Weekly Example")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, embedder):
+    backend = FaissBackend(tmp_path_factory.mktemp("archive"))
+    sync_index(backend, embedder, documents=[_article(i) for i in range(60)])
+    return backend
+
+
+def test_filters_select_inside_retrieval(archive, embedder):
+    index = NewsIndex.open(archive, embedder)
+    question = "What did the mayor say the plan would cost?"
+    everything = index.search(question, k=10)
+    assert len(everything) == 10
+
+    politics = index.search(question, k=10, filters=Filters(sections=("politics",)))
+    assert len(politics) == 10 and {index.document(p.document_id).section for p in politics} == {"politics"}
+
+    # date edges are inclusive: 2005-03-05 .. 2005-03-06 holds articles 4, 5, 32, 33
+    dated = index.search(question, k=10, filters=Filters(date_from="2005-03-05", date_to="2005-03-06"))
+    assert sorted(p.document_id for p in dated) == ["art-004", "art-005", "art-032", "art-033"]
+
+    combined = Filters(date_from="2005-03-05", date_to="2005-03-06", sections=("sport",), sources=("Weekly Example",))
+    assert [p.document_id for p in index.search(question, k=10, filters=combined)] == ["art-004"]  # sport, even
+    assert index.search(question, k=10, filters=Filters(sections=("weather",))) == []
+    assert index.search(question, k=10, filters=Filters(date_from="2006-01-01")) == []
+
+    # a rare match is still found when the unfiltered top 50 would not include it
+    ids = index.search("Townsville 59", k=3, filters=Filters(document_ids=("art-059", "art-001")))
+    assert {p.document_id for p in ids} == {"art-059", "art-001"}
+
+    page = index.documents(Filters(sections=("sport",)), offset=5, limit=5)
+    assert page.total == 20 and [d.id for d in page.documents] == [f"art-{i:03d}" for i in range(16, 31, 3)]
+    stats = index.stats()
+    assert stats.documents == 60 and stats.sections == {"politics": 20, "sport": 20, "business": 20}
+    assert (stats.first_date, stats.last_date, stats.undated) == ("2005-03-01", "2005-03-28", 0)
+
+
+def test_filter_that_matches_nothing_says_so(archive, embedder, reader):
+    result = Assistant(NewsIndex.open(archive, embedder), reader).ask(
+        "Who is the mayor?", filters=Filters(sections=("weather",)))
+    assert result.no_answer and result.answers == [] and "No article in the archive matches" in result.message
+
+
+def test_deleted_article_never_comes_back_and_changed_one_is_reembedded(tmp_path, embedder):
+    backend = FaissBackend(tmp_path)
+    documents = [_article(i) for i in range(6)]
+    sync_index(backend, embedder, documents=documents)
+    index = NewsIndex.open(backend, embedder)
+    old_chunks = {p.chunk_id for p in index.search("Townsville 3", k=50) if p.document_id == "art-003"}
+
+    changed = Document("art-003", "Politics story 3", "Completely new text: the harbour of Portsmouth reopened.",
+                       published="2005-03-04", section="politics")
+    summary = sync_index(backend, embedder, upserts=[changed], deletes=["art-002"])
+    assert (summary.changed, summary.removed, summary.embedded_chunks) == (1, 1, 1)
+    index = NewsIndex.open(backend, embedder)
+    assert index.document("art-002") is None
+    everything = index.search("Townsville council budget mayor", k=50)
+    assert "art-002" not in {p.document_id for p in everything}
+    new = [p for p in everything if p.document_id == "art-003"]
+    assert [p.text for p in new] == [changed.text] and not old_chunks & {p.chunk_id for p in new}
+    top = index.search("Which harbour reopened?", k=1)[0]
+    assert top.document_id == "art-003" and top.dense_score > 0.3  # its vector is the new text's
+
+    sync_index(backend, embedder, documents=documents[:2])  # a sync with fewer files removes the rest
+    index = NewsIndex.open(backend, embedder)
+    assert index.stats().documents == 2 and index.document("art-003") is None
+    with TestClient(create_app(services=_services(backend, embedder))) as client:
+        assert client.get("/documents/art-003").status_code == 404
+
+
+def test_ivf_path_is_used_and_searched_above_its_threshold(tmp_path, embedder, monkeypatch):
+    monkeypatch.setattr(faiss_store, "EXACT_SEARCH_LIMIT", 40)
+    backend = FaissBackend(tmp_path)
+    sync_index(backend, embedder, documents=[_article(i) for i in range(30)])
+    assert NewsIndex.open(backend, embedder).manifest["faiss_index"] == "flat"
+    sync_index(backend, embedder, upserts=[_article(i) for i in range(30, 90)])  # crosses the threshold
+    index = NewsIndex.open(backend, embedder)
+    assert index.manifest["faiss_index"] == "ivf-sq8" and index.manifest["ivf_trained_on"] == 90
+    exact = FaissBackend(tmp_path)  # the same vectors, searched exhaustively, as the reference
+    question = "What did Mayor Alex Example 77 say?"
+    assert index.search(question, k=1)[0].document_id == "art-077"
+    ranked = index.search(question, k=10, sparse_weight=0.0)
+    assert len(ranked) == 10 and all(p.dense_score is not None for p in ranked)
+    filtered = index.search(question, k=10, filters=Filters(sections=("sport",)))
+    assert len(filtered) == 10 and {index.document(p.document_id).section for p in filtered} == {"sport"}
+    sync_index(exact, embedder, deletes=["art-077"])  # removal works on the IVF index too
+    after = NewsIndex.open(exact, embedder)
+    assert after.manifest["faiss_index"] == "ivf-sq8"
+    assert "art-077" not in {p.document_id for p in after.search(question, k=20)}
+
+
+def _services(backend, embedder, reader=None):
+    live = LiveIndex(backend, embedder)
+    live.load()
+    from qa.reader import ExtractiveReader
+
+    reader = reader or ExtractiveReader()
+    return Services(Settings(index_dir=backend.index_dir), embedder, live, reader, Assistant(live, reader))
+
+
+def test_documents_endpoint_and_ask_filters(archive, embedder, reader):
+    with TestClient(create_app(services=_services(archive, embedder, reader))) as client:
+        listing = client.get("/documents", params={"section": "sport", "limit": 3, "offset": 3}).json()
+        assert listing["total"] == 20 and [d["id"] for d in listing["documents"]] == ["art-010", "art-013", "art-016"]
+        assert listing["archive"]["documents"] == 60 and listing["archive"]["sections"]["sport"] == 20
+        both = client.get("/documents", params=[("section", "sport"), ("section", "business"),
+                                                ("date_to", "2005-03-02")]).json()
+        assert [d["id"] for d in both["documents"]] == ["art-001", "art-028", "art-029", "art-056"]
+
+        body = {"question": "What would the plan cost?", "top_k": 3,
+                "filters": {"sections": ["business"], "date_from": "2005-03-10"}}
+        answered = client.post("/ask", json=body).json()
+        assert answered["answers"] and all(a["section"] == "business" and a["published"] >= "2005-03-10"
+                                           for a in answered["answers"])
+        got = client.get("/ask", params={"question": "What would the plan cost?", "section": "business",
+                                         "date_from": "2005-03-10"}).json()
+        assert [a["document_id"] for a in got["answers"]] == [a["document_id"] for a in answered["answers"]]
+        empty = client.post("/ask", json={**body, "filters": {"sections": ["weather"]}}).json()
+        assert empty["no_answer"] and empty["answers"] == [] and "matches these filters" in empty["message"]
+        for bad in ({"date_from": "March 2005"}, {"date_from": "2005-03-10", "date_to": "2005-03-01"},
+                    {"sections": [""]}, {"colour": "red"}):
+            response = client.post("/ask", json={**body, "filters": bad})
+            assert response.status_code == 422, bad
+        assert client.get("/documents", params={"date_to": "2005-13-40"}).status_code == 422
+        page = client.get("/archive", params={"section": "sport"})
+        assert page.status_code == 200 and "20 matching articles" in page.text and "art-004" in page.text
+        asked = client.get("/", params={"q": "What would the plan cost?", "section": "weather"})
+        assert asked.status_code == 200 and "No article in the archive matches" in asked.text
+        assert client.get("/", params={"q": "x?", "date_from": "yesterday"}).status_code == 422
+
+
+def test_memory_per_chunk_is_small(archive, embedder):
+    store = NewsIndex.open(archive, embedder).store
+    per_chunk = (store.chunk_ids.nbytes + store.chunk_doc.nbytes) / len(store.chunk_ids)
+    assert per_chunk == 12 and np.all(np.diff(store.chunk_ids) > 0)
