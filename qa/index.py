@@ -70,14 +70,15 @@ class NewsIndex:
 
     @classmethod
     def build(cls, documents: list[Document], embedder: Embedder, max_words: int = 100, overlap_sentences: int = 1,
-              progress: bool = False, index_dir: str | Path | None = None) -> NewsIndex:
-        """Index `documents` from scratch (in `index_dir`, or a temporary folder that lives as long
-        as the returned index): what evaluations and tests use."""
+              progress: bool = False, index_dir: str | Path | None = None,
+              backend: StoreBackend | None = None) -> NewsIndex:
+        """Index `documents` from scratch into `backend`, or a FAISS store in `index_dir` or in a
+        temporary folder that lives as long as the returned index: what evaluations and tests use."""
         keepalive = None
-        if index_dir is None:
+        if backend is None and index_dir is None:
             keepalive = tempfile.TemporaryDirectory(prefix="newsqa-index-")
             index_dir = keepalive.name
-        backend = FaissBackend(index_dir)
+        backend = backend or FaissBackend(index_dir)
         sync_index(backend, embedder, documents=documents, full=True, max_words=max_words,
                    overlap_sentences=overlap_sentences, progress=progress)
         index = cls.open(backend, embedder, fallback=False)

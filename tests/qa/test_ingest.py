@@ -1,0 +1,98 @@
+"""Adding an article to a running server (API and the page form): saved in the archive
+folder, indexed incrementally, answerable at once without a restart, kept by the next
+sync; bad uploads are refused with a reason and leave nothing behind."""
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from qa.app import Services, create_app
+from qa.config import Settings
+from qa.index import NewsIndex, rebuild_index
+from qa.pipeline import Assistant, LiveIndex
+from tests.conftest import FIXTURES
+from tests.qa.test_document_formats import make_pdf
+
+QUESTION = "Which ferry company will run the new route to Lundy?"
+TEXT = ("Harbour officials in Bideford said on Friday that the Torridge Ferry Company will run a new daily route "
+        "to Lundy from May. The crossing will take ninety minutes.")
+
+
+@pytest.fixture
+def archive(tmp_path, articles_dir, embedder, reader):
+    index_dir = tmp_path / "index"
+    rebuild_index([articles_dir], index_dir, embedder)
+
+    def start(api_key: str | None = None) -> TestClient:
+        settings = Settings(index_dir=index_dir, articles=[articles_dir],
+                            api_key=SecretStr(api_key) if api_key else None)
+        live = LiveIndex(index_dir, embedder, check_interval=3600)  # no polling: the add itself must reload
+        live.load()
+        return TestClient(create_app(services=Services(settings, embedder, live, reader, Assistant(live, reader))))
+
+    return start, articles_dir, index_dir
+
+
+def test_pasted_article_is_answerable_at_once_and_kept_by_the_next_sync(archive, embedder):
+    start, articles_dir, index_dir = archive
+    with start() as client:
+        before = client.post("/ask", json={"question": QUESTION}).json()
+        assert all("Torridge" not in a["text"] for a in before["answers"])
+        response = client.post("/documents", json={"title": "New Lundy ferry", "text": TEXT, "published": "2026-11-20",
+                                                   "source": "North Devon Gazette", "section": "transport"})
+        assert response.status_code == 201, response.text
+        added = response.json()
+        assert added["embedded_chunks"] == 1 and len(added["document_ids"]) == 1
+        answer = client.post("/ask", json={"question": QUESTION}).json()["answers"][0]
+        assert "Torridge" in answer["text"] and answer["document_id"] == added["document_ids"][0]
+        assert (answer["source"], answer["published"], answer["section"]) == ("North Devon Gazette", "2026-11-20",
+                                                                            "transport")
+        assert client.get("/healthz").json()["served_version"] == added["index_version"]
+    saved = list((articles_dir / "added").glob("*.md"))
+    assert len(saved) == 1 and "source: North Devon Gazette" in saved[0].read_text()
+    summary = rebuild_index([articles_dir], index_dir, embedder)  # the folder sync keeps the added article
+    assert summary.version is None and summary.unchanged == 2
+
+
+def test_uploaded_page_and_the_form(archive):
+    start, articles_dir, _ = archive
+    with start() as client:
+        page = (FIXTURES / "pages" / "harbour-dredging.html").read_bytes()
+        response = client.post("/documents/upload", files={"file": ("harbour-dredging.html", page, "text/html")})
+        assert response.status_code == 201, response.text
+        document = client.get(f"/documents/{response.json()['document_ids'][0]}").json()
+        assert document["source"] and document["published"] and "cookie" not in document["text"].lower()
+
+        assert client.get("/add").status_code == 200
+        form = {"title": "Lundy ferry", "text": TEXT, "published": "2026-11-20", "source": "Gazette"}
+        posted = client.post("/add", data=form, follow_redirects=False)
+        assert posted.status_code == 303 and posted.headers["location"].startswith("/articles/added-lundy-ferry-")
+        shown = client.get(posted.headers["location"])
+        assert "Added to the archive and indexed" in shown.text and "Gazette" in shown.text
+
+
+def test_bad_articles_are_refused_and_leave_nothing_behind(archive):
+    start, articles_dir, _ = archive
+    with start(api_key="s3cret") as client:
+        assert client.post("/documents", json={"title": "T", "text": TEXT}).status_code == 401
+        key = {"X-API-Key": "s3cret"}
+        cases = [
+            ({"title": "T", "text": "   "}, "needs its text"),
+            ({"title": "T", "text": TEXT, "published": "next Tuesday"}, "unreadable date"),
+            ({"title": "Two\nlines", "text": TEXT}, "one line"),
+            ({"title": "T", "text": TEXT, "colour": "red"}, "colour"),
+        ]
+        for body, reason in cases:
+            response = client.post("/documents", json=body, headers=key)
+            assert response.status_code == 422 and reason in response.json()["detail"], (body, response.text)
+        scanned = make_pdf([None, None])
+        response = client.post("/documents/upload", headers=key, files={"file": ("scan.pdf", scanned, "application/pdf")})
+        assert response.status_code == 422 and "no text" in response.json()["detail"]
+        response = client.post("/documents/upload", headers=key, files={"file": ("notes.docx", b"PK..", "x")})
+        assert response.status_code == 422 and "unsupported file type '.docx'" in response.json()["detail"]
+        form = client.post("/add", data={"title": "T", "text": TEXT, "key": "wrong"})
+        assert form.status_code == 401 and "API key" in form.text
+        both = client.post("/add", data={"title": "T", "key": "s3cret"},
+                           files={"file": ("a.txt", b"Some text.", "text/plain")})
+        assert both.status_code == 422 and "brings its own title" in both.text
+    assert not list((articles_dir / "added").glob("*")) if (articles_dir / "added").exists() else True
