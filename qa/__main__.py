@@ -1,19 +1,27 @@
-"""Command line: `python -m qa serve` runs the web app; `python -m qa ask "..."` answers once.
+"""Command line (`newsqa`, or `python -m qa`): serve the web app, answer once, build the index, evaluate.
 
-    python -m qa serve --index-dir index/built --host 127.0.0.1 --port 8000
-    python -m qa ask "Who requested the meeting?" [--top-k 3] [--json]
+    newsqa serve --index-dir index/built --host 127.0.0.1 --port 8000
+    newsqa ask "Who requested the meeting?" [--top-k 3] [--json]
+    newsqa build [--articles PATH ...] [--index-dir DIR]     # scripts/build_index.py
+    newsqa evaluate FILE [--mode reader|pipeline|retrieval]  # scripts/evaluate.py
+
+`build` and `evaluate` hand all their arguments to the script (`newsqa build --help`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 import json
 import logging
 import sys
 from pathlib import Path
 
-from qa.config import Settings
+from qa.config import PROJECT_ROOT, Settings
+
+SCRIPTS_DIR = PROJECT_ROOT / "scripts"
+SCRIPTS = {"build": "build_index", "evaluate": "evaluate"}  # subcommand -> scripts/<name>.py
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -96,8 +104,38 @@ def _probability(value: str) -> float:
     return number
 
 
+def run_script(name: str, argv: list[str]) -> int:
+    """`main(argv)` of `scripts/<name>.py`, loaded from the checkout beside `qa/`.
+
+    Only `qa` is an installed package; the scripts are files of the source tree, which an
+    editable install (`pip install -e .`, what `make` does) keeps in place. Loaded by path,
+    not as `scripts.<name>`, so that another `scripts` package on the path is never run.
+    """
+    path = SCRIPTS_DIR / f"{name}.py"
+    if not path.is_file():
+        print(f"error: {path} is missing: this command runs the project's scripts, which only a source checkout "
+              "has (install it with `pip install -e .`, or run the script from a checkout)", file=sys.stderr)
+        return 2
+    module_name = f"_newsqa_script_{name}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses in the script look their module up here
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+    return module.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__,
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SCRIPTS:  # every argument, --help included, is the script's
+        return run_script(SCRIPTS[argv[0]], argv[1:])
+    prog = "newsqa" if Path(sys.argv[0]).name == "newsqa" else "python -m qa"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="serve the web app and the JSON API")
@@ -114,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--min-score", type=_probability, default=0.0, metavar="0..1",
                             help="drop answers under this probability (the no-answer threshold: confident only)")
     ask_parser.set_defaults(func=ask)
+    # Listed for --help only: main() hands these to the scripts before parsing.
+    commands.add_parser("build", add_help=False, help="build or update the index (scripts/build_index.py; "
+                        "`build --help` lists its options)")
+    commands.add_parser("evaluate", add_help=False, help="evaluate the reader or the pipeline on a SQuAD file "
+                        "(scripts/evaluate.py; `evaluate --help` lists its options)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.command == "ask" else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

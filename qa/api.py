@@ -1,15 +1,18 @@
-"""The JSON API: `/ask`, `/documents/{id}`, `/admin/reload`, `/healthz` (one router per resource)."""
+"""The JSON API: `/ask`, `/documents/{id}`, `/feedback`, `/admin/reload`, `/healthz` (one router per resource)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from qa.services import DeadlineDep, IndexDep, NoIndexError, ServicesDep, WriteKeyDep
+from qa.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackUnavailable, validate
+from qa.index import NewsIndex
+from qa.services import DeadlineDep, IndexDep, NoIndexError, Services, ServicesDep, WriteKeyDep
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 10
@@ -197,3 +200,67 @@ def health(services: ServicesDep) -> dict:
         "embedding_model": manifest.get("embedding_model", {}).get("name"),
         "reader_backend": services.reader.backend,
     }
+
+
+feedback_router = APIRouter(tags=["feedback"])
+MAX_ANSWER_CHARS = 10_000
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., description="The question that was asked")
+    answer: str = Field(..., max_length=MAX_ANSWER_CHARS,
+                        description="The answer's text: exactly the article's text at start..end")
+    document_id: str = Field(..., description="The article the answer cites")
+    start: int = Field(..., ge=0, description="The answer's offsets in the article text, as /ask returned them")
+    end: int = Field(..., ge=0)
+    verdict: Literal["right", "wrong"]
+    corrected_start: int | None = Field(None, ge=0, description=(
+        "With verdict 'wrong': where the right answer is in the same article (both offsets or neither)"))
+    corrected_end: int | None = Field(None, ge=0)
+    note: str | None = Field(None, max_length=MAX_NOTE_CHARS, description="Optional free text from the person")
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return clean_question(value)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value, "note")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    created_at: str = Field(description="UTC, ISO 8601")
+    verdict: str
+    corrected_text: str | None = Field(description="The corrected span's text, when one was sent")
+    index_version: str | None
+    model_version: str | None = Field(description="sha256 of the reader weights that gave the answer")
+
+
+def store_feedback(services: Services, index: NewsIndex, feedback: Feedback) -> Feedback:
+    """Validate `feedback` against the served article and store it, stamped with the index and
+    reader versions (shared by the API and the page forms); FeedbackError says why not."""
+    checked = validate(feedback, index.document(feedback.document_id))
+    stamped = replace(checked, index_version=index.version,
+                      model_version=services.reader.weights_sha256)
+    return services.feedback.add(stamped)
+
+
+@feedback_router.post("/feedback", response_model=FeedbackOut, status_code=201)
+def post_feedback(_: WriteKeyDep, request: FeedbackRequest, services: ServicesDep, index: IndexDep) -> dict:
+    """Record whether an answer was right, or where the right answer is (needs the API key when
+    one is configured). Collected feedback becomes training data with `scripts/export_feedback.py`."""
+    feedback = Feedback(question=request.question, answer=request.answer,
+                        document_id=check_document_id(request.document_id), start=request.start, end=request.end,
+                        verdict=request.verdict, corrected_start=request.corrected_start,
+                        corrected_end=request.corrected_end, note=request.note)
+    try:
+        return store_feedback(services, index, feedback).to_dict()
+    except FeedbackError as err:
+        raise HTTPException(err.status, detail=str(err)) from None
+    except FeedbackUnavailable as err:
+        raise HTTPException(503, detail=str(err)) from None

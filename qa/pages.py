@@ -1,15 +1,18 @@
-"""The web pages (Jinja2, no JavaScript needed): the question page and the article page."""
+"""The web pages (Jinja2, no JavaScript needed): the question page, the article page and the
+feedback forms (an answer is right; it is wrong, and here is the right span)."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl, quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from qa.api import MAX_TOP_K, check_document_id, check_text, clean_question
+from qa.api import MAX_DOCUMENT_ID_CHARS, MAX_TOP_K, check_document_id, check_text, clean_question, store_feedback
+from qa.feedback import Feedback, FeedbackError, FeedbackUnavailable, find_span
 from qa.pipeline import DeadlineExceeded
-from qa.services import DeadlineDep, ServicesDep, templates
+from qa.services import DeadlineDep, ServicesDep, key_matches, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -53,7 +56,7 @@ def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
 
 @router.get("/articles/{document_id:path}", response_class=HTMLResponse)
 def article(request: Request, document_id: str, services: ServicesDep, start: int | None = None,
-            end: int | None = None, q: Annotated[str, Query(max_length=1000)] = ""):
+            end: int | None = None, q: Annotated[str, Query(max_length=1000)] = "", correct: bool = False):
     check_document_id(document_id)
     try:
         check_text(q, "q")
@@ -69,4 +72,126 @@ def article(request: Request, document_id: str, services: ServicesDep, start: in
     notice = None if highlight or (start is None and end is None) else "The cited offsets are outside this article."
     return templates.TemplateResponse(
         request, "article.html",
-        {"document": document, "parts": parts, "highlight": highlight, "notice": notice, "question": q})
+        {"document": document, "parts": parts, "highlight": highlight, "notice": notice, "question": q,
+         "start": start, "end": end, "correct": correct and highlight})
+
+
+# -- feedback forms -----------------------------------------------------------------------------
+# A page form cannot send headers, so where NEWSQA_API_KEY is set the forms carry a password
+# field `key` (posted in the body, never in a URL) that is checked like the API's header.
+def feedback_key_required(request: Request) -> bool:
+    return request.app.state.services.settings.api_key is not None
+
+
+templates.env.globals["feedback_key_required"] = feedback_key_required
+MAX_FORM_FIELDS = 20
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a plain HTML form post (application/x-www-form-urlencoded), parsed here
+    rather than with FastAPI's `Form`, which needs python-multipart for this one use."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415, detail="send the form as application/x-www-form-urlencoded")
+    try:
+        body = (await request.body()).decode("ascii")
+        return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"))
+    except UnicodeDecodeError:
+        raise HTTPException(422, detail="the form is not URL-encoded UTF-8") from None
+    except ValueError:
+        raise HTTPException(422, detail=f"the form has more than {MAX_FORM_FIELDS} fields") from None
+
+
+FormDep = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def _integer(fields: dict[str, str], name: str) -> int | None:
+    value = fields.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        raise ValueError(f"{name} must be a character offset, not {value[:20]!r}")
+    return int(value)
+
+
+def _corrected_span(fields: dict[str, str], text: str, near: int) -> tuple[int | None, int | None]:
+    """The corrected span from the article page's form: the offsets the selection script filled
+    in, or, without JavaScript (or when the box was edited after selecting), the pasted text
+    found in the article at or nearest the original answer."""
+    start, end = _integer(fields, "corrected_start"), _integer(fields, "corrected_end")
+    pasted = check_text(fields.get("corrected_text", ""), "corrected text").strip()
+    selected = start is not None and end is not None and text[start:end].split() == pasted.split()
+    if not pasted or selected:
+        return start, end
+    span = find_span(text, pasted, near)
+    if span is None:
+        raise FeedbackError(f"{pasted[:80]!r} does not occur in this article; select or copy the answer "
+                            "from the article text")
+    return span
+
+
+def _form_feedback(fields: dict[str, str], index) -> Feedback:
+    """The `Feedback` a form posted (ValueError, or FeedbackError with its status, if it is not one)."""
+    question = clean_question(fields.get("question", ""))
+    document_id = check_text(fields.get("document_id", ""), "document id")
+    if len(document_id) > MAX_DOCUMENT_ID_CHARS:
+        raise ValueError(f"document id is longer than {MAX_DOCUMENT_ID_CHARS} characters")
+    start, end = _integer(fields, "start"), _integer(fields, "end")
+    if start is None or end is None:
+        raise ValueError("the form lacks the answer's offsets (start, end)")
+    document = index.document(document_id)
+    corrected_start, corrected_end = None, None
+    if document is not None and fields.get("verdict") == "wrong":
+        corrected_start, corrected_end = _corrected_span(fields, document.text, start)
+    answer = fields.get("answer", "")
+    if document is not None and "\r\n" in answer and document.text[start:end] == answer.replace("\r\n", "\n"):
+        answer = document.text[start:end]  # browsers send a form value's line breaks as CRLF
+    return Feedback(question=question, answer=answer, document_id=document_id, start=start,
+                    end=end, verdict=fields.get("verdict", ""), corrected_start=corrected_start,
+                    corrected_end=corrected_end)
+
+
+def _local_path(value: str) -> str:
+    """`value` if it is a path on this site (where "back" may lead), "/" otherwise."""
+    safe = value.startswith("/") and not value.startswith("//") and "\\" not in value and value.isprintable()
+    return value if safe else "/"
+
+
+def _feedback_page(request: Request, status: int, message: str, fields: dict[str, str]) -> HTMLResponse:
+    return templates.TemplateResponse(request, "feedback.html",
+                                      {"message": message, "back": _local_path(fields.get("back", "/"))},
+                                      status_code=status)
+
+
+@router.post("/feedback/form", response_class=HTMLResponse)
+def feedback_form(request: Request, services: ServicesDep, fields: FormDep):
+    """Where the answers' Right/Wrong buttons and the article page's correction form post.
+
+    Redirects (303) to the answers, or for a correction to the article with the corrected
+    span highlighted, with a thank-you (`feedback=<id>`); a page with the reason otherwise.
+    """
+    # Browsers say where a form post comes from: another site must not record feedback in
+    # the name of whoever has this page open (the key, if any, is not needed for that).
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return _feedback_page(request, 403, "Feedback is accepted from this site's own pages only.", fields)
+    if not key_matches(services, fields.get("key") or None):
+        return _feedback_page(request, 401, "This server needs its API key for feedback: enter it in the key "
+                              "field beside the buttons.", fields)
+    index = services.live_index.get()
+    if index is None:
+        return _feedback_page(request, 503, "No index is loaded, so there is no answer to give feedback on.",
+                              fields)
+    try:
+        stored = store_feedback(services, index, _form_feedback(fields, index))
+    except FeedbackError as err:
+        return _feedback_page(request, err.status, f"The feedback was not recorded: {err}.", fields)
+    except FeedbackUnavailable as err:
+        return _feedback_page(request, 503, f"Sorry, the feedback was not recorded: {err}.", fields)
+    except ValueError as err:
+        return _feedback_page(request, 422, f"The feedback was not recorded: {err}.", fields)
+    if stored.corrected_start is not None:
+        query = urlencode({"start": stored.corrected_start, "end": stored.corrected_end, "q": stored.question,
+                           "feedback": stored.id})
+        return RedirectResponse(f"/articles/{quote(stored.document_id)}?{query}#cited", status_code=303)
+    return RedirectResponse(f"/?{urlencode({'q': stored.question, 'feedback': stored.id})}#feedback-thanks",
+                            status_code=303)

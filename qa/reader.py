@@ -252,6 +252,7 @@ class ExtractiveReader:
         self.runner = _OnnxRunner(self.model_dir / ONNX_FILE, threads) if backend == "onnx" else _TorchRunner(
             self.model_dir, threads)
         weights = weights_sha256(self.model_dir)
+        self.weights_sha256 = weights  # which weights answered: recorded with feedback (qa.feedback)
         if backend == "onnx":
             recorded = self.runner.session.get_modelmeta().custom_metadata_map.get(WEIGHTS_SHA256_KEY)
             check_weights_hash(ONNX_FILE, recorded, weights, "re-export it with `python scripts/export_onnx.py "

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 
 from qa.config import PROJECT_ROOT, Settings
+from qa.feedback import FeedbackStore
 from qa.index import Embedder, NewsIndex
 from qa.pipeline import NO_INDEX, Assistant, LiveIndex
 from qa.reader import ExtractiveReader
@@ -33,6 +34,13 @@ class Services:
     live_index: LiveIndex
     reader: ExtractiveReader
     assistant: Assistant
+    # Defaulted so that code building Services by hand keeps working: the store then sits
+    # next to `settings.index_dir`, as `load_services` puts it; its file is opened on first use.
+    feedback: FeedbackStore | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.feedback is None:
+            self.feedback = FeedbackStore.for_index(self.settings.index_dir)
 
 
 def load_services(settings: Settings) -> Services:
@@ -41,7 +49,7 @@ def load_services(settings: Settings) -> Services:
     live_index.load()
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
     assistant = Assistant(live_index, reader, settings.passages_to_read, settings.no_answer_threshold)
-    return Services(settings, embedder, live_index, reader, assistant)
+    return Services(settings, embedder, live_index, reader, assistant, FeedbackStore.for_index(settings.index_dir))
 
 
 def get_services(request: Request) -> Services:
@@ -104,9 +112,19 @@ def require_write_key(request: Request, services: ServicesDep) -> None:
         raise HTTPException(401, detail="this endpoint changes state and needs the API key: "
                             "send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                             headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(presented.encode("utf-8", "surrogateescape"),
-                               expected.get_secret_value().encode("utf-8", "surrogateescape")):
+    if not key_matches(services, presented):
         raise HTTPException(401, detail="wrong API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+def key_matches(services: Services, presented: str | None) -> bool:
+    """True when no API key is configured or `presented` is it; the comparison takes the same
+    time whatever was sent. Shared by `require_write_key` (headers) and the page forms, which
+    cannot send headers and post the key as a form field instead."""
+    expected = services.settings.api_key
+    if expected is None:
+        return True
+    return presented is not None and hmac.compare_digest(
+        presented.encode("utf-8", "surrogateescape"), expected.get_secret_value().encode("utf-8", "surrogateescape"))
 
 
 WriteKeyDep = Annotated[None, Depends(require_write_key)]

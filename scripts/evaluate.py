@@ -5,6 +5,8 @@
     python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode pipeline --limit 1000
     python scripts/evaluate.py ../shared/data/qa/squad-dev-v2.0.json --mode pipeline
     python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode pipeline --crowd --limit 1000
+    python scripts/evaluate.py ../shared/data/qa/squad-dev-v1.1.json --mode reader --limit 2000 \
+        --reader-model runs/reader-feedback --out runs/eval/after.json    # a fine-tuned reader, before/after
 
 reader:   the gold paragraph is given; EM/F1 (official SQuAD normalisation), and
           no-answer accuracy when the file has unanswerable questions.
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             report["crowd_distractor_documents"] = len(indexed) - len(documents)
             report["crowd_squad_train_articles"] = args.crowd_train_articles
     report.update({
+        # Which weights were measured, so that reports before and after a fine-tune can be told apart.
+        "reader_model": str(args.reader_model) if reader else None,
+        "reader_weights_sha256": reader.weights_sha256 if reader else None,
         "file": args.file.name, "reader_backend": reader.backend if reader else None, "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     })

@@ -4,6 +4,8 @@
     python scripts/train_reader.py                      # default: SQuAD v1.1 train, one pass
     python scripts/train_reader.py --resume             # continue from the last checkpoint
     python scripts/train_reader.py --limit 64 --max-steps 4 --output-dir /tmp/reader   # smoke run
+    python scripts/train_reader.py --base-model qa/models/reader --output-dir runs/reader-feedback \
+        --sample 2000 --extra feedback.json            # fine-tune on feedback (scripts/export_feedback.py)
 
 Design, chosen so that one full pass over SQuAD train fits this 2-core CPU:
 - Each training example is one window: the question plus a slice of its paragraph
@@ -382,6 +384,23 @@ def shared_norm_loss(start: torch.Tensor, end: torch.Tensor, context: torch.Tens
     return torch.stack(losses).mean()
 
 
+def load_training_files(paths: list[str], first_file: int,
+                        paragraphs_by_article: dict[int, list[str]]) -> list[SquadExample]:
+    """The examples of SQuAD-format `paths`; each file's articles are numbered from
+    (`first_file` + its place) * 1,000,000, and their paragraphs added to `paragraphs_by_article`
+    (the hard negatives come from an example's own article)."""
+    examples: list[SquadExample] = []
+    for file_index, path in enumerate(paths, first_file):
+        articles, file_examples = load_squad(path)
+        offset = file_index * 1_000_000
+        for i, article in enumerate(articles):
+            paragraphs_by_article[offset + i] = list(article.paragraphs)
+        examples.extend(
+            SquadExample(**{**e.__dict__, "article_index": offset + e.article_index}) for e in file_examples
+        )
+    return examples
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train-files", nargs="+", default=[str(DEFAULT_DATA)], help="SQuAD-format JSON files")
@@ -409,6 +428,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-answer-rate", type=float, default=0.1,
                    help="--shared-norm: share of groups whose gold window is left out (target: no answer)")
     p.add_argument("--sample", type=int, default=None, help="a seeded random sample of N questions (all articles)")
+    p.add_argument("--extra", nargs="+", default=[], metavar="FILE",
+                   help="more SQuAD-format files (e.g. scripts/export_feedback.py's) mixed into the training "
+                        "questions after --limit/--sample, each question --extra-repeat times")
+    p.add_argument("--extra-repeat", type=int, default=3,
+                   help="how often each --extra question is trained on (they are few beside the train files)")
     p.add_argument("--export-checkpoint", action="store_true",
                    help="only save the latest checkpoint's model to --output-dir (e.g. to try it mid-run)")
     return p.parse_args(argv)
@@ -436,16 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         LOG.info("exported checkpoint at step %d to %s", state["step"], args.output_dir)
         return 0
 
-    examples: list[SquadExample] = []
     paragraphs_by_article: dict[int, list[str]] = {}
-    for file_index, path in enumerate(args.train_files):
-        articles, file_examples = load_squad(path)
-        offset = file_index * 1_000_000
-        for i, article in enumerate(articles):
-            paragraphs_by_article[offset + i] = list(article.paragraphs)
-        examples.extend(
-            SquadExample(**{**e.__dict__, "article_index": offset + e.article_index}) for e in file_examples
-        )
+    examples = load_training_files(args.train_files, 0, paragraphs_by_article)
     if args.limit:
         examples = examples[: args.limit]
         keep = {e.article_index for e in examples}
@@ -453,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample and args.sample < len(examples):
         chosen = sorted(random.Random(args.seed).sample(range(len(examples)), args.sample))
         examples = [examples[i] for i in chosen]
+    extra = load_training_files(args.extra, len(args.train_files), paragraphs_by_article)
+    examples.extend(extra * args.extra_repeat)
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     if args.shared_norm:
@@ -527,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
         "base_model": "sentence-transformers/all-MiniLM-L6-v2" if args.base_model is None else args.base_model,
         "train_files": [Path(f).name for f in args.train_files],
         "questions": len(examples),
+        "extra_files": [Path(f).name for f in args.extra],
+        "extra_questions": len(extra),
         "features": len(features),
         "windows": sum(len(g.windows) for g in features) if args.shared_norm else len(features),
         "steps": step,

@@ -63,3 +63,14 @@ def test_smoke_training_saves_a_model_that_loads_and_answers(tmp_path, caplog):
     assert candidates  # an untrained head still proposes real spans with exact offsets
     for candidate in candidates:
         assert text[candidate.start - 10:candidate.end - 10] == candidate.text
+
+
+def test_extra_files_are_mixed_in_oversampled(tmp_path):
+    """`--extra` (a feedback export) joins the training questions after --limit, each --extra-repeat times."""
+    args = ["--train-files", str(FIXTURES / "tiny-squad.json"), "--limit", "1", "--extra",
+            str(FIXTURES / "tiny-squad.json"), "--extra-repeat", "2", "--output-dir", str(tmp_path / "model"),
+            "--work-dir", str(tmp_path / "work"), "--batch-size", "2", "--threads", "1", "--max-steps", "1"]
+    assert train_reader.main(args) == 0
+    info = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert info["extra_files"] == ["tiny-squad.json"] and info["extra_questions"] == 4
+    assert info["questions"] == 1 + 4 * 2

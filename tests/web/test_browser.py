@@ -4,6 +4,7 @@ Screenshots are saved under test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,63 @@ def test_hedged_best_guesses_in_the_browser(browser, server_url):
     assert guesses.first.locator("mark").inner_text().strip()  # the guess is highlighted in its sentence
     page.screenshot(path=str(ARTIFACTS / "hedged.png"), full_page=True)
     page.close()
+
+
+SELECT_TEXT = """([wanted, near]) => {
+  // Select `wanted` (the occurrence nearest `near`) in the article text, across text nodes, as a mouse would.
+  const box = document.querySelector(".article-text");
+  const text = box.textContent;
+  let at = text.indexOf(wanted), best = at;
+  while (at >= 0) { if (Math.abs(at - near) < Math.abs(best - near)) best = at; at = text.indexOf(wanted, at + 1); }
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let seen = 0, node;
+  while ((node = walker.nextNode())) {
+    const length = node.data.length;
+    if (best >= seen && best <= seen + length) range.setStart(node, best - seen);
+    if (best + wanted.length >= seen && best + wanted.length <= seen + length) { range.setEnd(node, best + wanted.length - seen); break; }
+    seen += length;
+  }
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  return best;
+}"""
+
+
+def test_mark_an_answer_wrong_and_select_the_right_span(browser, server_url, services, sample_index, tmp_path):
+    from qa.feedback import to_squad
+    from qa.squad import load_squad
+    from tests.conftest import SAMPLE_ID
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server_url + "/")
+    page.fill("input[name=q]", "Who requested the meeting?")
+    page.click("button[type=submit]")
+    page.wait_for_selector("ol.answers mark")
+    page.locator("ol.answers li.answer").first.locator("a.wrong").click()
+    page.wait_for_selector("form#correction")
+    assert "United States, Britain and France" in page.locator("#correct-help mark").inner_text()
+
+    # The right span starts before the cited answer and ends inside it: it crosses the <mark>.
+    wanted = "by the United States"
+    text = sample_index.document(SAMPLE_ID).text
+    start = page.evaluate(SELECT_TEXT, [wanted, text.index("United States, Britain")])
+    assert text[start:start + len(wanted)] == wanted  # the page's text is the article's, offset for offset
+    page.wait_for_function("document.querySelector('#correction [name=corrected_start]').value !== ''")
+    assert page.input_value("#corrected_text") == wanted
+    page.screenshot(path=str(ARTIFACTS / "correct.png"))
+    page.click("#correction button[type=submit]")
+    page.wait_for_selector("#feedback-thanks")
+    assert page.locator("mark#cited").inner_text() == wanted  # the corrected span, highlighted
+    feedback_id = int(page.url.split("feedback=")[1].split("&")[0].split("#")[0])
+    page.close()
+
+    stored = next(f for f in services.feedback.all() if f.id == feedback_id)
+    assert (stored.verdict, stored.corrected_start, stored.corrected_text) == ("wrong", start, wanted)
+    squad, _ = to_squad(services.feedback.all(), sample_index.document)
+    out = tmp_path / "feedback.json"
+    out.write_text(json.dumps(squad))
+    example = next(e for e in load_squad(out)[1] if e.id == f"feedback-{feedback_id}")
+    assert example.question == "Who requested the meeting?" and example.answers == (wanted,)
+    assert example.context[example.answer_starts[0]:].startswith(wanted)
