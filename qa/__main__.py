@@ -27,6 +27,7 @@ SCRIPTS = {"build": "build_index", "evaluate": "evaluate"}  # subcommand -> scri
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {k: v for k, v in {
         "index_dir": args.index_dir, "reader_backend": getattr(args, "reader_backend", None),
+        "store": getattr(args, "store", None),
         "host": getattr(args, "host", None), "port": getattr(args, "port", None),
     }.items() if v is not None}
     return Settings(**overrides)
@@ -74,12 +75,23 @@ def ask(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = services.assistant.ask(question, args.top_k, index=index, min_score=args.min_score)
+    try:
+        from qa.api import FiltersIn
+
+        filters = FiltersIn(date_from=args.date_from, date_to=args.date_to, sources=args.source or [],
+                            sections=args.section or [], document_ids=args.document or []).to_filters()
+    except Exception as err:  # pydantic's ValidationError or the API's HTTPException: both say why
+        print(f"error: bad filter: {getattr(err, 'detail', err)}", file=sys.stderr)
+        return 2
+    result = services.assistant.ask(question, args.top_k, index=index, min_score=args.min_score, filters=filters,
+                                    recency_half_life_days=args.newer_first)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(f"Q: {result.question}  ({result.took_ms:.0f} ms)")
-    if result.no_answer and result.answers:
+    if result.message:
+        print(result.message)
+    elif result.no_answer and result.answers:
         print("The archive may not answer this. Best guesses:")
     elif result.no_answer:
         print("No answer in the indexed articles.")
@@ -88,10 +100,21 @@ def ask(args: argparse.Namespace) -> int:
     for rank, answer in enumerate(result.answers, 1):
         hedge = "" if answer.confident else ", not confident"
         print(f"{rank}. {answer.text}  [{answer.score:.0%}{hedge}]")
-        dated = f", {answer.published}" if answer.published else ""
-        print(f"   {answer.title[:80]} ({answer.document_id}{dated}, characters {answer.start}-{answer.end})")
+        meta = "".join(f", {value}" for value in (answer.source, answer.published, answer.section) if value)
+        page = f", page {answer.page}" if answer.page else ""
+        print(f"   {answer.title[:80]} ({answer.document_id}{meta}{page}, characters {answer.start}-{answer.end})")
         print(f"   \"{answer.context}\"")
     return 0
+
+
+def _days(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days") from None
+    if not 0 < number <= 36_500:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 36500 days")
+    return number
 
 
 def _probability(value: str) -> float:
@@ -140,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="serve the web app and the JSON API")
     serve_parser.add_argument("--index-dir", type=Path)
+    serve_parser.add_argument("--store", choices=["faiss", "milvus"], help="default: NEWSQA_STORE or faiss")
     serve_parser.add_argument("--host")
     serve_parser.add_argument("--port", type=int)
     serve_parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"])
@@ -147,10 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser = commands.add_parser("ask", help="answer one question and print the citations")
     ask_parser.add_argument("question")
     ask_parser.add_argument("--index-dir", type=Path)
+    ask_parser.add_argument("--store", choices=["faiss", "milvus"], help="default: NEWSQA_STORE or faiss")
     ask_parser.add_argument("--top-k", type=int, default=3, choices=range(1, 11), metavar="1..10")
     ask_parser.add_argument("--json", action="store_true", help="print the /ask JSON response")
     ask_parser.add_argument("--min-score", type=_probability, default=0.0, metavar="0..1",
                             help="drop answers under this probability (the no-answer threshold: confident only)")
+    ask_parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="articles published on or after")
+    ask_parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="articles published on or before")
+    ask_parser.add_argument("--source", action="append", help="only this source (repeatable)")
+    ask_parser.add_argument("--section", action="append", help="only this section (repeatable)")
+    ask_parser.add_argument("--document", action="append", metavar="ID", help="only this article (repeatable)")
+    ask_parser.add_argument("--newer-first", type=_days, metavar="DAYS", default=None,
+                            help="order answers by score x 0.5 ** (age / DAYS), newer articles first (off by default)")
     ask_parser.set_defaults(func=ask)
     # Listed for --help only: main() hands these to the scripts before parsing.
     commands.add_parser("build", add_help=False, help="build or update the index (scripts/build_index.py; "

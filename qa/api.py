@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
+from starlette.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qa.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackUnavailable, validate
-from qa.index import NewsIndex
+from qa.index import BuildInProgressError, Filters, NewsIndex
+from qa.ingest import AddArticleError, add_article, pasted_article, uploaded_article
 from qa.services import DeadlineDep, IndexDep, NoIndexError, Services, ServicesDep, WriteKeyDep
 
 MAX_QUESTION_CHARS = 1000
@@ -48,6 +51,55 @@ def clean_question(question: str) -> str:
     return cleaned
 
 
+MAX_FILTER_VALUES = 100
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _check_day(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{what} must be a date YYYY-MM-DD, not {value[:30]!r}") from None
+    return value
+
+
+class FiltersIn(BaseModel):
+    """Which articles may answer: both date ends inclusive; values of one field are alternatives,
+    fields combine (AND). An article without a date never matches a date filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: str | None = Field(None, description="Earliest publication date, YYYY-MM-DD, inclusive",
+                                  examples=["2005-01-01"])
+    date_to: str | None = Field(None, description="Latest publication date, YYYY-MM-DD, inclusive")
+    sources: list[str] = Field(default_factory=list, max_length=MAX_FILTER_VALUES, description="e.g. ['BBC News']")
+    sections: list[str] = Field(default_factory=list, max_length=MAX_FILTER_VALUES, description="e.g. ['politics']")
+    document_ids: list[str] = Field(default_factory=list, max_length=MAX_FILTER_VALUES)
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _date(cls, value: str | None, info) -> str | None:
+        return _check_day(value, info.field_name)
+
+    @field_validator("sources", "sections", "document_ids")
+    @classmethod
+    def _values(cls, values: list[str], info) -> list[str]:
+        for value in values:
+            check_text(value, info.field_name[:-1])
+            if not value.strip() or len(value) > MAX_DOCUMENT_ID_CHARS:
+                raise ValueError(f"{info.field_name} values must be non-empty and at most "
+                                 f"{MAX_DOCUMENT_ID_CHARS} characters")
+        return values
+
+    def to_filters(self) -> Filters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise HTTPException(422, detail=f"date_from {self.date_from} is after date_to {self.date_to}")
+        return Filters(self.date_from, self.date_to, tuple(self.sources), tuple(self.sections),
+                       tuple(self.document_ids))
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field ("topk") is an error, not ignored
 
@@ -57,6 +109,10 @@ class AskRequest(BaseModel):
         "Drop answers under this calibrated probability; the no-answer threshold (see /healthz) "
         "gives confident answers only. By default low-confidence best guesses are returned, "
         "marked `confident: false`, when nothing clears the threshold."))
+    filters: FiltersIn | None = Field(None, description="Answer only from matching articles")
+    recency_half_life_days: float | None = Field(None, gt=0, le=36_500, description=(
+        "Off by default. Orders the answers by score x 0.5 ** (age in days / this), the age counted from "
+        "the archive's newest article, so newer articles' answers come first; scores are unchanged"))
 
     @field_validator("question")
     @classmethod
@@ -75,6 +131,11 @@ class AnswerOut(BaseModel):
     context_start: int
     confident: bool = Field(description="False for a best guess under the no-answer threshold")
     published: str | None = Field(None, description="The article's publication date, when known")
+    source: str | None = Field(None, description="The publication or site, when known")
+    section: str | None = None
+    author: str | None = None
+    url: str | None = None
+    page: int | None = Field(None, description="The page of the answer, for articles read from a PDF")
 
 
 class PassageOut(BaseModel):
@@ -92,6 +153,7 @@ class AskResponse(BaseModel):
     passages: list[PassageOut]
     no_answer: bool = Field(description=(
         "True when no answer clears the confidence threshold; `answers` then holds best guesses, if any"))
+    message: str | None = Field(None, description="Why nothing was read, e.g. filters that match no article")
     took_ms: float
 
 
@@ -99,8 +161,26 @@ ask_router = APIRouter(tags=["ask"])
 
 
 def _answer(services: ServicesDep, index: IndexDep, request: AskRequest, deadline: float) -> dict:
+    filters = request.filters.to_filters() if request.filters is not None else None
     return services.assistant.ask(request.question, request.top_k, index=index, min_score=request.min_score,
-                                  deadline=deadline).to_dict()
+                                  deadline=deadline, filters=filters,
+                                  recency_half_life_days=request.recency_half_life_days).to_dict()
+
+
+def query_filters(date_from: Annotated[str | None, Query(max_length=10)] = None,
+                  date_to: Annotated[str | None, Query(max_length=10)] = None,
+                  source: Annotated[list[str], Query(max_length=MAX_DOCUMENT_ID_CHARS)] = (),
+                  section: Annotated[list[str], Query(max_length=MAX_DOCUMENT_ID_CHARS)] = (),
+                  document_id: Annotated[list[str], Query(max_length=MAX_DOCUMENT_ID_CHARS)] = ()) -> FiltersIn:
+    """Filters from a query string: `?date_from=2005-01-01&section=politics&section=business`."""
+    try:
+        return FiltersIn(date_from=date_from, date_to=date_to, sources=list(source), sections=list(section),
+                         document_ids=list(document_id))
+    except ValidationError as err:
+        raise RequestValidationError(err.errors()) from None
+
+
+QueryFiltersDep = Annotated[FiltersIn, Depends(query_filters)]
 
 
 @ask_router.post("/ask", response_model=AskResponse)
@@ -110,13 +190,16 @@ def ask_post(request: AskRequest, services: ServicesDep, index: IndexDep, deadli
 
 
 @ask_router.get("/ask", response_model=AskResponse)
-def ask_get(services: ServicesDep, index: IndexDep, deadline: DeadlineDep,
+def ask_get(services: ServicesDep, index: IndexDep, deadline: DeadlineDep, filters: QueryFiltersDep,
             question: Annotated[str, Query(max_length=20_000)],
             top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3,
-            min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0) -> dict:
-    """The same as `POST /ask`, with the question in the query string."""
+            min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+            recency_half_life_days: Annotated[float | None, Query(gt=0, le=36_500)] = None) -> dict:
+    """The same as `POST /ask`, with the question and filters in the query string
+    (`source`, `section` and `document_id` may repeat)."""
     try:
-        request = AskRequest(question=question, top_k=top_k, min_score=min_score)
+        request = AskRequest(question=question, top_k=top_k, min_score=min_score, filters=filters,
+                             recency_half_life_days=recency_half_life_days)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from None
     return _answer(services, index, request, deadline)
@@ -142,6 +225,125 @@ class DocumentOut(BaseModel):
     text: str
     url: str | None = None
     published: str | None = None
+    source: str | None = None
+    section: str | None = None
+    author: str | None = None
+    pages: list[int] | None = Field(None, description="Offset where each page starts (articles read from a PDF)")
+    summary_only: bool = Field(False, description="A feed entry indexed from its summary, not its full text")
+
+
+class DocumentSummaryOut(BaseModel):
+    id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    section: str | None = None
+    author: str | None = None
+    characters: int
+
+
+class ArchiveOut(BaseModel):
+    documents: int
+    chunks: int
+    sections: dict[str, int] = Field(description="Section -> number of articles")
+    sources: dict[str, int] = Field(description="Source -> number of articles")
+    first_date: str | None
+    last_date: str | None
+    undated: int
+
+
+class DocumentListOut(BaseModel):
+    total: int = Field(description="Articles matching the filters, on all pages")
+    offset: int
+    limit: int
+    documents: list[DocumentSummaryOut]
+    archive: ArchiveOut = Field(description="The whole archive (not only the matching articles)")
+
+
+def document_summary(document) -> dict:
+    return {"id": document.id, "title": document.title, "url": document.url, "published": document.published,
+            "source": document.source, "section": document.section, "author": document.author,
+            "characters": len(document.text)}
+
+
+@documents_router.get("/documents", response_model=DocumentListOut)
+def list_documents(index: IndexDep, filters: QueryFiltersDep,
+                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                   limit: Annotated[int, Query(ge=0, le=100)] = 20) -> dict:
+    """The archive's articles ordered by id, a page at a time, with the same filters as `/ask`."""
+    page = index.documents(filters.to_filters(), offset, limit)
+    return {"total": page.total, "offset": offset, "limit": limit,
+            "documents": [document_summary(d) for d in page.documents], "archive": index.stats().to_dict()}
+
+
+MAX_ARTICLE_CHARS = 2_000_000
+
+
+class NewArticle(BaseModel):
+    """Pasted text for `POST /documents`; dates as for filters, other metadata one line each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(..., min_length=1, max_length=1000)
+    text: str = Field(..., min_length=1, max_length=MAX_ARTICLE_CHARS)
+    published: str | None = Field(None, max_length=40, examples=["2005-03-01"])
+    source: str | None = Field(None, max_length=1000)
+    section: str | None = Field(None, max_length=1000)
+    author: str | None = Field(None, max_length=1000)
+    url: str | None = Field(None, max_length=2000)
+
+    @field_validator("title", "text", "published", "source", "section", "author", "url")
+    @classmethod
+    def _text(cls, value: str | None, info) -> str | None:
+        return None if value is None else check_text(value, info.field_name)
+
+
+class AddedOut(BaseModel):
+    document_ids: list[str] = Field(description="The ids of the added (or replaced) articles")
+    index_version: str | None = Field(description="The index version now served, which holds them")
+    embedded_chunks: int
+    seconds: float
+
+
+def add_to_archive(services: Services, index: NewsIndex, name: str, data: bytes) -> dict:
+    """Save, index and load (shared by the API and the page form); HTTPException says why not."""
+    try:
+        added = add_article(name, data, services.settings.articles, index)
+    except AddArticleError as err:
+        raise HTTPException(err.status, detail=str(err)) from None
+    except BuildInProgressError:
+        raise HTTPException(409, detail="the index is being rebuilt right now; try again when it is done",
+                            headers={"Retry-After": "10"}) from None
+    services.live_index.load()
+    served = services.live_index.get()
+    return {"document_ids": added.document_ids, "index_version": served.version if served else None,
+            "embedded_chunks": added.embedded_chunks, "seconds": added.seconds}
+
+
+@documents_router.post("/documents", response_model=AddedOut, status_code=201)
+def add_document(_: WriteKeyDep, article: NewArticle, services: ServicesDep, index: IndexDep) -> dict:
+    """Add an article from pasted text (needs the API key when one is configured). It is saved
+    in the archive folder (`added/`) and indexed at once; answers can cite it on return."""
+    try:
+        name, data = pasted_article(article.title, article.text, published=article.published, source=article.source,
+                                    section=article.section, author=article.author, url=article.url)
+    except AddArticleError as err:
+        raise HTTPException(err.status, detail=str(err)) from None
+    return add_to_archive(services, index, name, data)
+
+
+@documents_router.post("/documents/upload", response_model=AddedOut, status_code=201)
+async def upload_document(_: WriteKeyDep, services: ServicesDep, index: IndexDep,
+                          file: Annotated[UploadFile, File(description="An article file: .html, .pdf, .txt, .md, "
+                                                                       ".rss, .atom, .json, .jsonl")]) -> dict:
+    """Add the articles of an uploaded file (its metadata comes from the file itself)."""
+    data = await file.read()
+    try:
+        name, data = uploaded_article(file.filename or "", data)
+    except AddArticleError as err:
+        raise HTTPException(err.status, detail=str(err)) from None
+    return await run_in_threadpool(add_to_archive, services, index, name, data)
 
 
 @documents_router.get("/documents/{document_id:path}", response_model=DocumentOut)

@@ -79,20 +79,25 @@ class BodySizeLimit:
     or streamed (chunked): the body is read here, never past the limit, before a route
     sees it, so no handler can be made to buffer an unbounded body."""
 
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    UPLOADS = frozenset({"/documents", "/documents/upload", "/add"})  # POSTs that carry an article
+
+    def __init__(self, app, max_bytes: int, upload_bytes: int | None = None) -> None:
+        self.app, self.max_bytes, self.upload_bytes = app, max_bytes, upload_bytes or max_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = f"the request body is larger than {self.max_bytes} bytes (NEWSQA_MAX_BODY_BYTES)"
+        upload = scope.get("method") == "POST" and scope.get("path") in self.UPLOADS
+        limit = self.upload_bytes if upload else self.max_bytes
+        too_large = (f"the request body is larger than {limit} bytes "
+                     f"({'NEWSQA_MAX_UPLOAD_BYTES' if upload else 'NEWSQA_MAX_BODY_BYTES'})")
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 await _send_json(send, 400, "Content-Length is not a number")
                 return
-            if int(declared) > self.max_bytes:
+            if int(declared) > limit:
                 await _send_json(send, 413, too_large)
                 return
         chunks, size = [], 0
@@ -102,7 +107,7 @@ class BodySizeLimit:
                 return  # the client is gone; nobody to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 await _send_json(send, 413, too_large)
                 return
             chunks.append(chunk)
@@ -202,7 +207,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     # The last added runs first: a busy server refuses before reading any body.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     return app
 

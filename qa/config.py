@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # one, `serve` refuses any address but loopback.
     api_key: SecretStr | None = None
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="larger request bodies are answered 413")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="the limit for adding an article "
+                                  "(POST /documents, /documents/upload, /add)")
     # One reader forward pass already uses every core, so more concurrent questions only
     # lengthen each other's latency: two per core keeps the cores busy (one request in the
     # model while another is in Python between stages) and bounds the wait to about two

@@ -6,10 +6,17 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from qa.api import MAX_DOCUMENT_ID_CHARS, MAX_TOP_K, check_document_id, check_text, clean_question, store_feedback
+from pydantic import ValidationError
+
+from qa.api import (
+    MAX_DOCUMENT_ID_CHARS, MAX_TOP_K, FiltersIn, add_to_archive, check_document_id, check_text, clean_question,
+    store_feedback,
+)
+from qa.ingest import AddArticleError, pasted_article, uploaded_article
 from qa.feedback import Feedback, FeedbackError, FeedbackUnavailable, find_span
 from qa.pipeline import DeadlineExceeded
 from qa.services import DeadlineDep, ServicesDep, key_matches, templates
@@ -21,16 +28,38 @@ def _split(text: str, start: int, end: int) -> tuple[str, str, str]:
     return text[:start], text[start:end], text[end:]
 
 
+def page_filters(request: Request) -> tuple[FiltersIn | None, str | None]:
+    """The filter fields of a page's query string (blank fields do not filter), or why they are wrong."""
+    params = request.query_params
+    values = {"date_from": params.get("date_from") or None, "date_to": params.get("date_to") or None,
+              "sources": [v for v in params.getlist("source") if v], "sections": [v for v in params.getlist("section") if v]}
+    try:
+        filters = FiltersIn(**values)
+        filters.to_filters()
+    except ValidationError as err:
+        return None, "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+    except HTTPException as err:
+        return None, str(err.detail)
+    return filters, None
+
+
+PAGE_HALF_LIFE_DAYS = 365.0  # "newer first" on the page: an answer a year older needs twice the score
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
          q: Annotated[str | None, Query(max_length=20_000)] = None,
          top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3,
-         min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0):
+         min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0, recent: bool = False):
     context: dict = {"question": q or "", "top_k": top_k, "min_score": min_score, "result": None, "error": None,
-                     "answers": [], "several_articles": False}
+                     "answers": [], "several_articles": False, "recent": recent}
     status = 200
     index = services.live_index.get()
-    if q is not None:
+    filters_in, filter_error = page_filters(request)
+    context["filters"] = filters_in or FiltersIn()
+    if filter_error is not None:
+        context["error"], status = f"Please check the filters: {filter_error}.", 422
+    elif q is not None:
         try:
             question = clean_question(q)
         except ValueError as err:
@@ -41,8 +70,9 @@ def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
                 status = 503
             else:
                 try:
-                    result = services.assistant.ask(question, top_k, index=index, min_score=min_score,
-                                                    deadline=deadline)
+                    result = services.assistant.ask(
+                        question, top_k, index=index, min_score=min_score, deadline=deadline,
+                        filters=filters_in.to_filters(), recency_half_life_days=PAGE_HALF_LIFE_DAYS if recent else None)
                 except DeadlineExceeded as err:
                     context["error"], status = f"Sorry, {err}. Please try again in a moment.", 503
                 else:
@@ -50,8 +80,32 @@ def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
                     context["result"] = result
                     context["answers"] = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start))
                                           for a in result.answers]
-    context["documents"] = len(index.documents) if index is not None else 0
+    context["archive"] = index.stats() if index is not None else None
+    context["documents"] = context["archive"].documents if index is not None else 0
     return templates.TemplateResponse(request, "index.html", context, status_code=status)
+
+
+ARCHIVE_PAGE_SIZE = 50
+
+
+@router.get("/archive", response_class=HTMLResponse)
+def archive(request: Request, services: ServicesDep, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
+    """What the archive holds: counts, sections, sources, date span, and the articles, filtered and paged."""
+    index = services.live_index.get()
+    filters_in, filter_error = page_filters(request)
+    context: dict = {"archive": None, "listing": None, "error": filter_error, "filters": filters_in or FiltersIn(),
+                     "page": page, "page_size": ARCHIVE_PAGE_SIZE}
+    status = 422 if filter_error else 200
+    if index is None:
+        context["error"], status = "No index is loaded yet. Build one with `python scripts/build_index.py`.", 503
+    else:
+        context["archive"] = index.stats()
+        if filter_error is None:
+            context["listing"] = index.documents(filters_in.to_filters(), (page - 1) * ARCHIVE_PAGE_SIZE,
+                                                 ARCHIVE_PAGE_SIZE)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    context["query"] = urlencode(query)
+    return templates.TemplateResponse(request, "archive.html", context, status_code=status)
 
 
 @router.get("/articles/{document_id:path}", response_class=HTMLResponse)
@@ -195,3 +249,58 @@ def feedback_form(request: Request, services: ServicesDep, fields: FormDep):
         return RedirectResponse(f"/articles/{quote(stored.document_id)}?{query}#cited", status_code=303)
     return RedirectResponse(f"/?{urlencode({'q': stored.question, 'feedback': stored.id})}#feedback-thanks",
                             status_code=303)
+
+
+# -- adding an article ----------------------------------------------------------------------------
+@router.get("/add", response_class=HTMLResponse)
+def add_form(request: Request):
+    """The "add article" form: upload a file, or paste text with its title, date and source."""
+    return templates.TemplateResponse(request, "add.html", {"error": None, "fields": {}})
+
+
+@router.post("/add", response_class=HTMLResponse)
+async def add_submit(request: Request, services: ServicesDep,
+                     file: Annotated[UploadFile | None, File()] = None,
+                     title: Annotated[str, Form(max_length=1000)] = "",
+                     text: Annotated[str, Form(max_length=2_000_000)] = "",
+                     published: Annotated[str, Form(max_length=40)] = "",
+                     source: Annotated[str, Form(max_length=1000)] = "",
+                     section: Annotated[str, Form(max_length=1000)] = "",
+                     author: Annotated[str, Form(max_length=1000)] = "",
+                     key: Annotated[str, Form(max_length=1000)] = ""):
+    """Save the article in the archive folder, index it and open it (303), or show the form again with the reason."""
+    fields = {"title": title, "text": text, "published": published, "source": source, "section": section,
+              "author": author}
+
+    def again(status: int, message: str) -> HTMLResponse:
+        return templates.TemplateResponse(request, "add.html", {"error": message, "fields": fields},
+                                          status_code=status)
+
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return again(403, "Articles can be added from this site's own pages only.")
+    if not key_matches(services, key or None):
+        return again(401, "This server needs its API key to add articles: enter it in the key field.")
+    index = services.live_index.get()
+    if index is None:
+        return again(503, "No index is loaded yet. Build one with `python scripts/build_index.py` first.")
+    data = await file.read() if file is not None and file.filename else b""
+    try:
+        for name, value in fields.items():
+            check_text(value, name)
+        if data and text.strip():
+            raise AddArticleError("upload a file or paste text, not both")
+        if data:
+            if any(fields[k].strip() for k in ("title", "published", "source", "section", "author")):
+                raise AddArticleError("an uploaded file brings its own title, date and source; leave these fields "
+                                      "empty, or paste the text instead")
+            name, data = uploaded_article(file.filename, data)
+        else:
+            name, data = pasted_article(title, text, published=published or None, source=source or None,
+                                        section=section or None, author=author or None)
+        added = await run_in_threadpool(add_to_archive, services, index, name, data)
+    except (AddArticleError, ValueError) as err:
+        return again(getattr(err, "status", 422), f"The article was not added: {err}.")
+    except HTTPException as err:
+        return again(err.status_code, f"The article was not added: {err.detail}.")
+    first = added["document_ids"][0]
+    return RedirectResponse(f"/articles/{quote(first)}?added={len(added['document_ids'])}", status_code=303)

@@ -228,6 +228,22 @@ def sentence_around(text: str, start: int, end: int) -> tuple[str, int]:
     return text[a:b], a
 
 
+def by_recency(answers: list[Answer], half_life_days: float, stats) -> list[Answer]:
+    """`answers` ordered by score x 0.5 ** (age / half-life); an undated article counts as the oldest."""
+    from datetime import date
+
+    newest = date.fromisoformat(stats.last_date) if stats.last_date else None
+    oldest = date.fromisoformat(stats.first_date) if stats.first_date else None
+    if newest is None:
+        return answers
+
+    def weight(answer: Answer) -> float:
+        day = date.fromisoformat(answer.published[:10]) if answer.published and len(answer.published) >= 10 else oldest
+        return answer.score * 0.5 ** (max(0, (newest - day).days) / half_life_days)
+
+    return sorted(answers, key=lambda a: -weight(a))
+
+
 class DeadlineExceeded(Exception):
     """A question ran past its time limit; the app answers 503 with this reason."""
 
@@ -259,7 +275,8 @@ class Assistant:
         return self.index.get() if isinstance(self.index, LiveIndex) else self.index
 
     def ask(self, question: str, top_k: int = 3, index: NewsIndex | None = None, *, min_score: float = 0.0,
-            deadline: float | None = None, filters: Filters | None = None) -> AskResult:
+            deadline: float | None = None, filters: Filters | None = None,
+            recency_half_life_days: float | None = None) -> AskResult:
         """Answer `question` from the index: up to `top_k` distinct answers.
 
         Answers at or above the calibrated threshold are `confident`. When there is none,
@@ -272,6 +289,11 @@ class Assistant:
 
         `filters` restrict retrieval to matching articles (dates, sources, sections, ids);
         when none matches, the result says so in `message` instead of answering.
+
+        `recency_half_life_days` (off by default) orders the chosen answers by score times
+        0.5 ** (age / half-life), the age counted from the archive's newest article: "who is
+        the coach" then puts this season's answer before last year's. Scores, the choice of
+        answers and the confidence are unchanged; only their order.
         """
         _check_deadline(deadline, "before retrieval")
         started = time.perf_counter()
@@ -307,5 +329,7 @@ class Assistant:
                 source=document.source, section=document.section, author=document.author, url=document.url,
                 page=document.page_at(candidate.start),
             ))
+        if recency_half_life_days is not None and len(answers) > 1:
+            answers = by_recency(answers, recency_half_life_days, index.stats())
         took_ms = round((time.perf_counter() - started) * 1000, 1)
         return AskResult(question, answers, passages, took_ms, no_answer=not confident, candidates=kept)

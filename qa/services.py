@@ -21,6 +21,7 @@ from qa.feedback import FeedbackStore
 from qa.index import Embedder, NewsIndex
 from qa.pipeline import NO_INDEX, Assistant, LiveIndex
 from qa.reader import ExtractiveReader
+from qa.stores import backend_from_settings
 
 WEB_DIR = PROJECT_ROOT / "web"
 
@@ -45,7 +46,7 @@ class Services:
 
 def load_services(settings: Settings) -> Services:
     embedder = Embedder.from_settings(settings)
-    live_index = LiveIndex(settings.index_dir, embedder)
+    live_index = LiveIndex(backend_from_settings(settings), embedder)
     live_index.load()
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
     assistant = Assistant(live_index, reader, settings.passages_to_read, settings.no_answer_threshold)

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="where corpus/ and data/qa/ are")
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"),
                         help="--crowd: chunk embeddings kept between runs")
+    parser.add_argument("--store", choices=["faiss", "milvus"], default="faiss",
+                        help="retrieval/pipeline: the store to index into (milvus: Milvus Lite in a temporary file)")
     parser.add_argument("--dump", type=Path, default=None,
                         help="pipeline: write every question's candidates with their features (JSON lines)")
     args = parser.parse_args(argv)
@@ -105,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             embedder = CachingEmbedder(embedder, args.cache_dir)
             indexed = documents + crowd_documents(args.shared_dir, args.crowd_train_articles)
         build_started = time.time()
-        index = NewsIndex.build(indexed, embedder, progress=True)
+        backend = None
+        if args.store == "milvus":
+            import tempfile
+
+            from qa.stores.milvus_store import MilvusBackend
+
+            scratch = tempfile.TemporaryDirectory(prefix="newsqa-eval-milvus-")
+            backend = MilvusBackend(str(Path(scratch.name) / "eval.db"), "evaluation")
+        index = NewsIndex.build(indexed, embedder, progress=True, backend=backend)
         build_seconds = time.time() - build_started
         if args.crowd:
             embedder.save()
@@ -116,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             report = evaluate_pipeline(assistant, indexed, examples, article_ids, args.details, dump=args.dump)
             report["passages_read"] = args.passages
         report["index_build_seconds"] = round(build_seconds, 1)
-        report["chunks"] = len(index.chunks)
+        report["chunks"] = index.stats().chunks
+        report["store"] = args.store
         if args.crowd:
             report["crowd_distractor_documents"] = len(indexed) - len(documents)
             report["crowd_squad_train_articles"] = args.crowd_train_articles

@@ -160,3 +160,22 @@ def test_memory_per_chunk_is_small(archive, embedder):
     store = NewsIndex.open(archive, embedder).store
     per_chunk = (store.chunk_ids.nbytes + store.chunk_doc.nbytes) / len(store.chunk_ids)
     assert per_chunk == 12 and np.all(np.diff(store.chunk_ids) > 0)
+
+
+def test_newer_first_reorders_answers_without_changing_them(tmp_path, embedder, reader):
+    documents = [
+        Document("old", "Exeter City appoint coach", "Exeter City named Alan Dobbs as their new coach on Monday. "
+                 "Dobbs joins from Plymouth.", published="2004-02-01", section="sport"),
+        Document("new", "Exeter City change coach", "Exeter City named Brian Ferris as their new coach on Monday. "
+                 "Ferris joins from Torquay.", published="2005-02-01", section="sport"),
+    ]
+    index = NewsIndex.build(documents, embedder, index_dir=tmp_path)
+    assistant = Assistant(index, reader, threshold=0.0)
+    plain = assistant.ask("Who did Exeter City name as their new coach?", top_k=2)
+    recent = assistant.ask("Who did Exeter City name as their new coach?", top_k=2, recency_half_life_days=30)
+    assert {a.text for a in plain.answers} == {a.text for a in recent.answers} == {"Alan Dobbs", "Brian Ferris"}
+    assert sorted(a.score for a in plain.answers) == sorted(a.score for a in recent.answers)
+    assert recent.answers[0].document_id == "new"  # a year newer: weight 2**12 against the older one
+    oldest_first = assistant.ask("Who did Exeter City name as their new coach?", top_k=2,
+                                 recency_half_life_days=30, filters=Filters(date_to="2004-12-31"))
+    assert [a.document_id for a in oldest_first.answers] == ["old"]
