@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crowd-train-articles", type=int, default=20, help="SQuAD train articles among the crowd")
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="where corpus/ and data/qa/ are")
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"),
-                        help="--crowd: chunk embeddings kept between runs")
+                        help="chunk embeddings kept between runs (retrieval and pipeline modes)")
     parser.add_argument("--store", choices=["faiss", "milvus"], default="faiss",
                         help="retrieval/pipeline: the store to index into (milvus: Milvus Lite in a temporary file)")
     parser.add_argument("--dump", type=Path, default=None,
@@ -99,12 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "reader":
         report = evaluate_reader(reader, examples, args.threshold)
     else:
-        embedder = Embedder.from_settings(settings)
+        # Chunk vectors are cached between runs (keyed by the embedder's fingerprint), so comparing
+        # stores, readers or thresholds on the same archive embeds it once.
+        embedder = CachingEmbedder(Embedder.from_settings(settings), args.cache_dir)
         documents = documents_from_squad(articles)
         article_ids = [d.id for d in documents]
         indexed = documents
         if args.crowd:
-            embedder = CachingEmbedder(embedder, args.cache_dir)
             indexed = documents + crowd_documents(args.shared_dir, args.crowd_train_articles)
         build_started = time.time()
         backend = None
@@ -117,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             backend = MilvusBackend(str(Path(scratch.name) / "eval.db"), "evaluation")
         index = NewsIndex.build(indexed, embedder, progress=True, backend=backend)
         build_seconds = time.time() - build_started
-        if args.crowd:
-            embedder.save()
+        embedder.save()
         if args.mode == "retrieval":
             report = evaluate_retrieval(index, examples, article_ids)
         else:

@@ -21,10 +21,12 @@ Why this layout:
   question), the FAISS codes and the BM25 matrices are memory-mapped, and per chunk the
   process keeps its id and its article's ordinal (12 bytes) besides FAISS's id map.
 - **FAISS chosen by size** (`choose_faiss_kind`): exact inner product (`IndexIDMap2` over
-  `IndexFlatIP`) up to `EXACT_SEARCH_LIMIT` chunks, then IVF with 8-bit scalar quantization
-  (`IndexIVFScalarQuantizer`, about 400 bytes per chunk against 1,536 for exact, and
-  native `remove_ids`/`add_with_ids`, which HNSW lacks). Its parameters come from
-  `scripts/benchmark_scale.py` (README, "Scale").
+  `IndexFlatIP`) up to `EXACT_SEARCH_LIMIT` chunks, then IVF with half-precision scalar
+  quantization (`IndexIVFScalarQuantizer`, QT_fp16: 768 bytes a chunk against 1,536 for
+  exact, and native `remove_ids`/`add_with_ids`, which HNSW lacks). sqrt(n) lists, half of
+  them probed (`ivf_nprobe`). Measured by `scripts/benchmark_scale.py faiss` at 1M chunks:
+  recall@10 against exact search 1.0 at p50 24 ms (exact: 149 ms); 8-bit quantization
+  saturated at 0.95 and a quarter of the lists at 0.97 (README, "Scale").
 - **Filters inside retrieval.** A filter becomes a chunk mask from per-article arrays
   (date, section, source); FAISS searches through an `IDSelectorBitmap` and BM25 through
   bm25s's `weight_mask`. An IVF search that finds fewer than k matching chunks is repeated
@@ -70,8 +72,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 FORMAT_VERSION = 3  # 3: SQLite documents, FAISS ids, stored BM25 token ids; 2: jsonl + positional FAISS
 REQUIRED_FILES = ("store.sqlite3", "vectors.faiss")
 BM25_DIR = "bm25"
-EXACT_SEARCH_LIMIT = 200_000  # measured (README, "Scale"): exact search p50 at 100k chunks is ~10 ms
-IVF_NPROBE = 48  # measured: recall@10 against exact search >= 0.98 at 1M chunks (README, "Scale")
+EXACT_SEARCH_LIMIT = 200_000  # measured (README, "Scale"): exact search p50 is 15 ms at 100k chunks, 149 ms at 1M
+IVF_MIN_NPROBE = 48
 IVF_RETRAIN_GROWTH = 4  # retrain the IVF centroids once the index is this many times its training size
 FULL_CHECKSUM_BYTES = 64 << 20  # larger files are checked by size and sampled hash (loading must stay fast)
 PAUSE_ENV = "NEWSQA_TEST_PAUSE_AT"
@@ -176,9 +178,66 @@ def bm25_tokens(texts: list[str], stemmer=None) -> list[list[str]]:
                           show_progress=False)
 
 
+class FlatTokens:
+    """Every chunk's token ids in one array: chunk i is `ids[offsets[i]:offsets[i + 1]]`."""
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray) -> None:
+        self.ids, self.offsets = ids, offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _vectorized_bm25():
+    import bm25s
+
+    class VectorizedBM25(bm25s.BM25):
+        """bm25s, with its score matrix built by numpy array operations from `FlatTokens`.
+
+        `build_index_from_ids` is the extension point bm25s documents for building the index
+        another way. Its own build loops over documents in Python: 5.4 of the 8 s an incremental
+        write took at 100k chunks. This one computes the same Lucene BM25 scores (tested equal
+        to bm25s's within float32 rounding) in a few hundred milliseconds; retrieval, saving
+        and memory-mapped loading stay bm25s's.
+        """
+
+        def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False):
+            if not isinstance(corpus_token_ids, FlatTokens):
+                return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
+            if self.method != "lucene" or self.idf_method != "lucene":
+                raise ValueError("the vectorized build computes Lucene BM25 only")
+            import scipy.sparse as sp
+
+            self.nonoccurrence_array = None  # Lucene BM25 needs none (BM25L and BM25+ do)
+            tokens = corpus_token_ids
+            n_docs, n_vocab = len(tokens), len(unique_token_ids)
+            lengths = np.diff(tokens.offsets)
+            docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+            counts = sp.csc_matrix((np.ones(len(tokens.ids), dtype=np.float32), (docs, tokens.ids.astype(np.int64))),
+                                   shape=(n_docs, n_vocab))  # duplicates summed: term frequencies
+            counts.sum_duplicates()
+            counts.sort_indices()
+            df = np.diff(counts.indptr).astype(np.float64)
+            idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+            column = np.repeat(np.arange(n_vocab), np.diff(counts.indptr))
+            tf = counts.data.astype(np.float64)
+            average = lengths.mean() if n_docs else 0.0
+            norm = self.k1 * (1 - self.b + self.b * lengths[counts.indices] / average)
+            data = (idf[column] * tf / (tf + norm)).astype(self.dtype)
+            return {"data": data, "indices": counts.indices.astype(self.int_dtype),
+                    "indptr": counts.indptr.astype(self.int_dtype), "num_docs": n_docs}
+
+    return VectorizedBM25
+
+
 # -- FAISS ----------------------------------------------------------------------------------------------
 def choose_faiss_kind(size: int) -> str:
-    return "flat" if size <= EXACT_SEARCH_LIMIT else "ivf-sq8"
+    return "flat" if size <= EXACT_SEARCH_LIMIT else "ivf-fp16"
+
+
+def ivf_nprobe(nlist: int) -> int:
+    """Lists searched per question: half of them (see the module docstring for the measurement)."""
+    return min(nlist, max(IVF_MIN_NPROBE, nlist // 2))
 
 
 def build_faiss(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None) -> faiss.Index:
@@ -192,7 +251,7 @@ def build_faiss(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None) -
         # and nprobe makes up the difference (README, "Scale").
         nlist = int(max(64, min(16_384, np.sqrt(len(vectors)))))
         quantizer = faiss.IndexFlatIP(dimension)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_fp16,
                                               faiss.METRIC_INNER_PRODUCT)
         sample = vectors
         if len(vectors) > 64 * nlist:  # k-means needs ~40-100 points per list, not all of them
@@ -206,7 +265,7 @@ def build_faiss(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None) -
 
 
 def faiss_kind(index: faiss.Index) -> str:
-    return "ivf-sq8" if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else "flat"
+    return "ivf-fp16" if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else "flat"
 
 
 def _all_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
@@ -231,7 +290,7 @@ class FaissStore:
         # file stays readable (unlinked, not truncated) while a process still maps it.
         self.faiss_index = faiss.read_index(str(directory / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
         if isinstance(ivf := faiss.downcast_index(self.faiss_index), faiss.IndexIVF):
-            ivf.nprobe = min(IVF_NPROBE, ivf.nlist)
+            ivf.nprobe = ivf_nprobe(ivf.nlist)
         self._load_arrays()
         import bm25s
 
@@ -661,7 +720,7 @@ def _write_version(staging: Path, base: Path | None, changes: ChangeSet) -> dict
     _update_bm25(staging / BM25_DIR, base / BM25_DIR if base is not None else None, removed_ids, new_ids,
                  new_inputs, chunk_ids)
     settings = changes.settings or {k: old_manifest.get(k) for k in ("embedding_model", "chunking")}
-    is_ivf = faiss_kind(faiss_index) == "ivf-sq8"
+    is_ivf = faiss_kind(faiss_index) == "ivf-fp16"
     return {
         "format": FORMAT_VERSION,
         **settings,
@@ -737,11 +796,11 @@ def _update_faiss(index: faiss.Index | None, removed: np.ndarray, new_ids: np.nd
     if len(removed):
         # IVF keeps a hash table from id to list (the direct map), which removes by an id array
         # only; the flat index scans its ids once against a hash set (IDSelectorBatch).
-        selector = (faiss.IDSelectorArray if faiss_kind(index) == "ivf-sq8" else faiss.IDSelectorBatch)(
+        selector = (faiss.IDSelectorArray if faiss_kind(index) == "ivf-fp16" else faiss.IDSelectorBatch)(
             len(removed), faiss.swig_ptr(removed))
         index.remove_ids(selector)
     wanted = choose_faiss_kind(len(all_ids))
-    stale_ivf = wanted == "ivf-sq8" and not _kept_training(old_manifest, len(all_ids))
+    stale_ivf = wanted == "ivf-fp16" and not _kept_training(old_manifest, len(all_ids))
     if faiss_kind(index) != wanted or stale_ivf:
         kept = all_ids[~np.isin(all_ids, new_ids)]
         vectors = np.vstack([_all_vectors(index, kept), new_vectors.reshape(-1, index.d)])
@@ -759,8 +818,6 @@ def _update_bm25(target: Path, base: Path | None, removed: np.ndarray, new_ids: 
     The token ids of each chunk are kept in `tokens.npy` (flat) with `token_offsets.npy`,
     in chunk-id order, with the vocabulary in `vocabulary.json`.
     """
-    import bm25s
-
     target.mkdir(parents=True, exist_ok=True)
     if base is not None:
         vocabulary: dict[str, int] = json.loads((base / "vocabulary.json").read_text())
@@ -770,21 +827,27 @@ def _update_bm25(target: Path, base: Path | None, removed: np.ndarray, new_ids: 
     else:
         vocabulary, old_ids = {}, np.zeros(0, np.int64)
         flat, offsets = np.zeros(0, np.int32), np.zeros(1, np.int64)
+    # Kept chunks: one gather over the flat array (old ids are sorted; new ids are all larger).
     keep = ~np.isin(old_ids, removed)
-    per_chunk = [flat[offsets[i]:offsets[i + 1]] for i in np.flatnonzero(keep)]
-    for tokens in bm25_tokens(new_inputs) if new_inputs else []:
-        per_chunk.append(np.array([vocabulary.setdefault(t, len(vocabulary)) for t in tokens], dtype=np.int32))
+    starts, ends = offsets[:-1][keep], offsets[1:][keep]
+    kept_lengths = ends - starts
+    gather = np.repeat(starts - np.concatenate([[0], np.cumsum(kept_lengths)[:-1]]), kept_lengths) + \
+        np.arange(int(kept_lengths.sum()))
+    new_tokens = [np.array([vocabulary.setdefault(t, len(vocabulary)) for t in tokens], dtype=np.int32)
+                  for tokens in (bm25_tokens(new_inputs) if new_inputs else [])]
     ids = np.concatenate([old_ids[keep], new_ids])
-    if len(ids) != len(all_ids) or (len(ids) and not np.array_equal(np.sort(ids), all_ids)):
+    if len(ids) != len(all_ids) or (len(ids) and not np.array_equal(ids, all_ids)):
         raise RuntimeError("BM25 chunk ids disagree with the document store")
-    order = np.argsort(ids, kind="stable")
-    per_chunk = [per_chunk[i] for i in order]
-    lengths = np.array([len(t) for t in per_chunk], dtype=np.int64)
-    np.save(target / "chunk_ids.npy", ids[order])
-    np.save(target / "tokens.npy", np.concatenate(per_chunk) if per_chunk else np.zeros(0, np.int32))
-    np.save(target / "token_offsets.npy", np.concatenate([[0], np.cumsum(lengths)]))
+    lengths = np.concatenate([kept_lengths, [len(t) for t in new_tokens]]).astype(np.int64)
+    flat = np.concatenate([flat[gather], *new_tokens]).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    np.save(target / "chunk_ids.npy", ids)
+    np.save(target / "tokens.npy", flat)
+    np.save(target / "token_offsets.npy", offsets)
     (target / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
-    if per_chunk:
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index(([t.tolist() for t in per_chunk], vocabulary), show_progress=False)
+    if len(ids):
+        retriever = _vectorized_bm25()(k1=1.2, b=0.75)
+        from bm25s.tokenization import Tokenized
+
+        retriever.index(Tokenized(ids=FlatTokens(flat, offsets), vocab=dict(vocabulary)), show_progress=False)
         retriever.save(str(target), show_progress=False)

@@ -102,7 +102,7 @@ def test_ivf_path_is_used_and_searched_above_its_threshold(tmp_path, embedder, m
     assert NewsIndex.open(backend, embedder).manifest["faiss_index"] == "flat"
     sync_index(backend, embedder, upserts=[_article(i) for i in range(30, 90)])  # crosses the threshold
     index = NewsIndex.open(backend, embedder)
-    assert index.manifest["faiss_index"] == "ivf-sq8" and index.manifest["ivf_trained_on"] == 90
+    assert index.manifest["faiss_index"] == "ivf-fp16" and index.manifest["ivf_trained_on"] == 90
     exact = FaissBackend(tmp_path)  # the same vectors, searched exhaustively, as the reference
     question = "What did Mayor Alex Example 77 say?"
     assert index.search(question, k=1)[0].document_id == "art-077"
@@ -112,7 +112,7 @@ def test_ivf_path_is_used_and_searched_above_its_threshold(tmp_path, embedder, m
     assert len(filtered) == 10 and {index.document(p.document_id).section for p in filtered} == {"sport"}
     sync_index(exact, embedder, deletes=["art-077"])  # removal works on the IVF index too
     after = NewsIndex.open(exact, embedder)
-    assert after.manifest["faiss_index"] == "ivf-sq8"
+    assert after.manifest["faiss_index"] == "ivf-fp16"
     assert "art-077" not in {p.document_id for p in after.search(question, k=20)}
 
 

@@ -120,3 +120,29 @@ def test_only_one_build_at_a_time(tmp_path):
         with pytest.raises(BuildInProgressError):
             with FaissBackend(tmp_path).lock():
                 pass
+
+
+def test_vectorized_bm25_scores_equal_bm25s_own_build():
+    """The store's vectorized BM25 build (qa.stores.faiss_store) against bm25s's own loop."""
+    import bm25s
+    import numpy as np
+
+    from qa.stores.faiss_store import FlatTokens, _vectorized_bm25
+
+    texts = ["the cat sat on the mat", "dogs bark loudly at the cat", "a cat and a cat and a cat",
+             "Zürich talks requested by France", "nothing in common here", "mat mat mat dogs"]
+    tokens = bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+    vocabulary: dict[str, int] = {}
+    ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in doc] for doc in tokens]
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index((ids, dict(vocabulary)), show_progress=False)
+    flat = np.array([i for doc in ids for i in doc], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(doc) for doc in ids])])
+    fast = _vectorized_bm25()(k1=1.2, b=0.75)
+    fast.index(bm25s.tokenization.Tokenized(ids=FlatTokens(flat, offsets), vocab=dict(vocabulary)),
+               show_progress=False)
+    for key in ("indices", "indptr"):
+        assert np.array_equal(fast.scores[key], reference.scores[key]), key
+    assert np.allclose(fast.scores["data"], reference.scores["data"], rtol=1e-6)
+    assert fast.scores["num_docs"] == reference.scores["num_docs"] == 6
+    assert fast.vocab_dict == reference.vocab_dict
