@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -59,6 +59,8 @@ def _check_day(value: str | None, what: str) -> str | None:
     if value is None:
         return None
     try:
+        if not re.fullmatch(_DAY, value):  # fromisoformat alone also takes 2005W101 and 20050301
+            raise ValueError
         date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{what} must be a date YYYY-MM-DD, not {value[:30]!r}") from None
@@ -333,7 +335,16 @@ def add_document(_: WriteKeyDep, article: NewArticle, services: ServicesDep, ind
     return add_to_archive(services, index, name, data)
 
 
-@documents_router.post("/documents/upload", response_model=AddedOut, status_code=201)
+def same_site_only(request: Request) -> None:
+    """A browser says where a request comes from; another site must not add articles in the
+    name of whoever has this server open (a multipart post needs no CORS preflight). Clients
+    that are not browsers send no Sec-Fetch-Site and pass."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise HTTPException(403, detail="articles can be added from this site's own pages or from API clients only")
+
+
+@documents_router.post("/documents/upload", response_model=AddedOut, status_code=201,
+                       dependencies=[Depends(same_site_only)])
 async def upload_document(_: WriteKeyDep, services: ServicesDep, index: IndexDep,
                           file: Annotated[UploadFile, File(description="An article file: .html, .pdf, .txt, .md, "
                                                                        ".rss, .atom, .json, .jsonl")]) -> dict:

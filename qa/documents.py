@@ -144,6 +144,10 @@ def normalize_date(value: str) -> str:
     """
     text = value.strip()
     if re.fullmatch(r"\d{4}(-\d{2})?", text):  # a year or a month: kept as precise as it was given
+        try:
+            datetime.strptime(text, "%Y-%m" if len(text) == 7 else "%Y")
+        except ValueError:
+            raise ValueError(f"unreadable date {value!r} (use YYYY-MM-DD)") from None
         return text
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -178,6 +182,13 @@ def _read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _unquote(value: str) -> str:
+    """`value` without one pair of matching surrounding quotes ('"Stop" says mayor' keeps its own)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
 def _split_front_matter(path: Path, text: str) -> tuple[dict[str, str], str]:
     """`---` / `key: value` / `---` at the top of a .txt or .md file."""
     if not text.startswith("---\n"):
@@ -192,7 +203,7 @@ def _split_front_matter(path: Path, text: str) -> tuple[dict[str, str], str]:
         key, sep, value = line.partition(":")
         if not sep or key.strip().lower() not in _FRONT_MATTER_KEYS:
             raise ArticleError(path, f"front matter line is not one of {sorted(_FRONT_MATTER_KEYS)}: {line!r}", number)
-        meta[key.strip().lower()] = value.strip().strip("\"'")
+        meta[key.strip().lower()] = _unquote(value.strip())
     body_start = text.find("\n", end + 1)
     return meta, text[body_start + 1 :] if body_start >= 0 else ""
 

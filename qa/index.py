@@ -185,31 +185,36 @@ def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Doc
             try:
                 current = backend.open(embedding=embedding_info(embedder), fallback=False)
             except IndexLoadError as err:
+                if isinstance(err, StoreUnavailableError):
+                    raise
                 LOG.warning("the current version is rebuilt from scratch: %s", err)
-        if current is not None and current.manifest.get("chunking") != chunking:
-            LOG.info("chunking changed (%s -> %s): every article is re-chunked", current.manifest.get("chunking"),
-                     chunking)
-        stored = current.fingerprints() if current is not None else {}
-        replace_all = full or current is None
-        wanted = documents if documents is not None else (upserts or [])
-        fingerprints = {d.id: document_fingerprint(d, chunking) for d in wanted}
-        if replace_all:
-            changed = list(wanted)
-        else:
-            changed = [d for d in wanted if stored.get(d.id) != fingerprints[d.id]]
-        removed = [i for i in stored if i not in fingerprints] if documents is not None else []
-        removed += [i for i in deletes if i in stored and i not in removed]
-        if replace_all and documents is None:
-            raise ValueError("a full rebuild needs the whole archive (`documents`)")
-        if not replace_all and not changed and not removed:
-            stats = current.stats()
-            return BuildSummary(stats.documents, stats.chunks, 0, round(time.time() - started, 2), None,
-                                unchanged=len(stored), skipped=list(skipped or []))
-        reuse_ids = [d.id for d in changed if d.id in stored]
-        reusable = current.vectors_of(reuse_ids) if current is not None and reuse_ids else {}
+        try:
+            stored_chunking = current.manifest.get("chunking") if current is not None else None
+            if current is not None and documents is None and stored_chunking != chunking:
+                raise ValueError(f"the index is chunked with {stored_chunking}, not {chunking}: adding or deleting "
+                                 "articles keeps its chunking; run a full sync to change it")
+            stored = current.fingerprints() if current is not None else {}
+            replace_all = full or current is None
+            wanted = documents if documents is not None else (upserts or [])
+            if len({d.id for d in wanted}) != len(wanted):
+                raise ValueError("the same article id is given twice")
+            fingerprints = {d.id: document_fingerprint(d, chunking) for d in wanted}
+            if replace_all and documents is None:
+                raise ValueError("the index has no usable current version, so it cannot be changed article by "
+                                 "article: sync it with the whole archive (`scripts/build_index.py`)")
+            changed = list(wanted) if replace_all else [d for d in wanted if stored.get(d.id) != fingerprints[d.id]]
+            removed = [i for i in stored if i not in fingerprints] if documents is not None else []
+            removed += [i for i in deletes if i in stored and i not in removed]
+            if not replace_all and not changed and not removed:
+                stats = current.stats()
+                return BuildSummary(stats.documents, stats.chunks, 0, round(time.time() - started, 2), None,
+                                    unchanged=len(stored), skipped=list(skipped or []))
+            reuse_ids = [d.id for d in changed if d.id in stored]
+            reusable = current.vectors_of(reuse_ids) if current is not None and reuse_ids else {}
+        finally:
+            if current is not None:
+                current.close()
         prepared, embedded = _chunk_and_embed(changed, embedder, chunking, reusable, progress)
-        if current is not None:
-            current.close()
         changes = ChangeSet(upserts=prepared, deletes=[] if replace_all else removed, replace_all=replace_all,
                             settings=settings)
         version = backend.write(changes)

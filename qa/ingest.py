@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.documents import SUPPORTED_SUFFIXES, ArticleError, SkippedFile, load_file, normalize_date, slugify
+from qa.documents import SUPPORTED_SUFFIXES, ArticleError, Document, SkippedFile, load_file, normalize_date, slugify
 from qa.index import NewsIndex, sync_index
 
 ADDED_FOLDER = "added"
-_FRONT_MATTER_FIELDS = ("title", "published", "source", "section", "author", "url")
 
 
 class AddArticleError(ValueError):
@@ -103,24 +103,48 @@ def add_article(name: str, data: bytes, articles: list[Path], index: NewsIndex) 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     existed = path.exists()
-    temporary = folder / f".{name}.tmp"
-    temporary.write_bytes(data)
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    try:
+        documents = _read(path, root, index)
+        if index.backend is None:
+            raise AddArticleError("this index cannot be written to", status=409)
+        chunking = index.manifest.get("chunking") or {}
+        try:
+            summary = sync_index(index.backend, index.embedder, upserts=documents, **chunking)
+        except ValueError as err:  # e.g. no usable current version to change article by article
+            raise AddArticleError(f"the article cannot be added now: {err}", status=409) from None
+    except BaseException:
+        if not existed:
+            path.unlink(missing_ok=True)  # nothing half-added: the next sync must not find it either
+        raise
+    return AddedArticle([d.id for d in documents], summary.version, summary.embedded_chunks,
+                        round(time.time() - started, 2))
+
+
+def _read(path: Path, root: Path, index: NewsIndex) -> list[Document]:
+    """The file's articles, refused when it holds none, repeats an id, or claims the id of an
+    article that came from another file (an upload must not replace someone else's article)."""
     skipped: list[SkippedFile] = []
     try:
         documents = load_file(path, root, skipped=skipped)
-        if not documents:
-            reason = skipped[0].reason if skipped else "it holds no article"
-            raise AddArticleError(f"the file was not indexed: {reason}")
-    except (ArticleError, AddArticleError) as err:
-        if not existed:
-            path.unlink(missing_ok=True)
-        raise AddArticleError(str(getattr(err, "reason", err))) from None
-    if index.backend is None:
-        raise AddArticleError("this index cannot be written to", status=409)
-    chunking = index.manifest.get("chunking") or {}
-    summary = sync_index(index.backend, index.embedder, upserts=documents, **chunking)
-    return AddedArticle([d.id for d in documents], summary.version, summary.embedded_chunks,
-                        round(time.time() - started, 2))
+    except ArticleError as err:
+        raise AddArticleError(f"the file was not indexed: {err.reason}") from None
+    if not documents:
+        raise AddArticleError(f"the file was not indexed: {skipped[0].reason if skipped else 'it holds no article'}")
+    ids = [d.id for d in documents]
+    if len(set(ids)) != len(ids):
+        raise AddArticleError("the file gives the same article id twice")
+    for document in documents:
+        stored = index.document(document.id)
+        if stored is not None and (stored.path is None or Path(stored.path).resolve() != path.resolve()):
+            raise AddArticleError(f"the id {document.id!r} is already used by another article; give this one "
+                                  "another id (or none)", status=409)
+    return documents

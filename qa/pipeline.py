@@ -169,18 +169,23 @@ class LiveIndex:
                 self._loading = False
 
     def get(self) -> NewsIndex | None:
-        """The served index; starts a background reload when `CURRENT` has changed."""
+        """The served index; starts a background reload when the current version has changed.
+
+        The version is looked up outside the lock: for a Milvus cluster it is a network call,
+        which must not hold up other requests (nor `/healthz`) while it waits."""
         now = time.monotonic()
         with self._lock:
             if self._loading or now - self._checked < self.check_interval:
                 return self._index
             self._checked = now
-            try:
-                version = self._current_version()
-            except IndexLoadError as err:  # a store server that is down: keep serving what is loaded
+        try:
+            version = self._current_version()
+        except IndexLoadError as err:  # a store server that is down: keep serving what is loaded
+            with self._lock:
                 self._error = str(err)
                 return self._index
-            if version is None or version == self._attempted:
+        with self._lock:
+            if self._loading or version is None or version == self._attempted:
                 return self._index
             self._loading = True
             self.reloads += 1
@@ -229,17 +234,28 @@ def sentence_around(text: str, start: int, end: int) -> tuple[str, int]:
 
 
 def by_recency(answers: list[Answer], half_life_days: float, stats) -> list[Answer]:
-    """`answers` ordered by score x 0.5 ** (age / half-life); an undated article counts as the oldest."""
+    """`answers` ordered by score x 0.5 ** (age / half-life), the age counted from the archive's
+    newest article. A date given as a year or a month counts as its first day (as filters
+    do); an undated article, or one with a date that does not parse, counts as the oldest."""
     from datetime import date
 
-    newest = date.fromisoformat(stats.last_date) if stats.last_date else None
-    oldest = date.fromisoformat(stats.first_date) if stats.first_date else None
+    def day(value: str | None) -> date | None:
+        if not value:
+            return None
+        text = value[:10]
+        text += "-01-01"[len(text) - 4:] if len(text) < 10 else ""
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return None
+
+    newest, oldest = day(stats.last_date), day(stats.first_date)
     if newest is None:
         return answers
 
     def weight(answer: Answer) -> float:
-        day = date.fromisoformat(answer.published[:10]) if answer.published and len(answer.published) >= 10 else oldest
-        return answer.score * 0.5 ** (max(0, (newest - day).days) / half_life_days)
+        age = (newest - (day(answer.published) or oldest or newest)).days
+        return answer.score * 0.5 ** (max(0, age) / half_life_days)
 
     return sorted(answers, key=lambda a: -weight(a))
 

@@ -281,8 +281,10 @@ class FaissStore:
     def __init__(self, directory: Path, manifest: dict) -> None:
         self.directory = directory
         self.manifest = manifest
-        self._db = sqlite3.connect(f"file:{directory / 'store.sqlite3'}?mode=ro&immutable=1", uri=True,
-                                   check_same_thread=False)
+        # A URI (percent-encoded by as_uri, so '#', '?' or '%' in a folder name are safe):
+        # read-only and immutable, since a version never changes; no locks, no journal.
+        self._db = sqlite3.connect(f"{(directory / 'store.sqlite3').resolve().as_uri()}?mode=ro&immutable=1",
+                                   uri=True, check_same_thread=False)
         self._db_lock = threading.Lock()
         self._documents: OrderedDict[str, Document] = OrderedDict()
         # Memory-mapped, zero copy: loading costs no read of the vectors, and the kernel shares
@@ -404,7 +406,7 @@ class FaissStore:
         bits = np.zeros(int(self.chunk_ids[-1]) + 1, dtype=bool)
         bits[self.chunk_ids[chunk_mask]] = True
         packed = np.packbits(bits, bitorder="little")
-        selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(packed))
+        selector = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))  # n: the bitmap's size in bytes
         if ivf is None:
             scores, ids = self.faiss_index.search(query, depth, params=faiss.SearchParameters(sel=selector))
             return scores[0], ids[0]
@@ -507,7 +509,8 @@ class FaissBackend:
     def __init__(self, index_dir: str | Path, keep_previous: int = 1) -> None:
         self.index_dir = Path(index_dir)
         self.keep_previous = keep_previous
-        self._held = 0
+        self._thread_lock = threading.RLock()
+        self._depth = 0  # nesting of `lock()` by the thread that holds `_thread_lock`
 
     def __repr__(self) -> str:
         return f"FaissBackend({str(self.index_dir)!r})"
@@ -603,29 +606,29 @@ class FaissBackend:
 
     # -- writing ----------------------------------------------------------------------------------
     @contextmanager
-    def lock(self):
-        """Only one write at a time per index folder (across processes: `flock`).
-
-        Re-entrant for this backend object, so a sync can hold it while it reads the current
-        version, embeds and then calls `write`."""
-        if self._held:
-            self._held += 1
-            try:
+    def lock(self, wait_s: float = 120.0):
+        """One write at a time per index folder: across processes by `flock` (a second build
+        fails at once with `BuildInProgressError`), within this process by a lock that other
+        threads wait up to `wait_s` for (two articles added at once are written one after
+        the other). Re-entrant for the thread that holds it, so a sync can hold it while it
+        reads the current version, embeds and then calls `write`."""
+        if not self._thread_lock.acquire(timeout=wait_s):
+            raise BuildInProgressError(f"another write on {self.index_dir} is still running")
+        try:
+            self._depth += 1
+            if self._depth > 1:
                 yield
-            finally:
-                self._held -= 1
-            return
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.index_dir / ".build.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise BuildInProgressError(f"another build is running on {self.index_dir}") from None
-            self._held = 1
-            try:
+                return
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.index_dir / ".build.lock", "w") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise BuildInProgressError(f"another build is running on {self.index_dir}") from None
                 yield
-            finally:
-                self._held = 0
+        finally:
+            self._depth -= 1
+            self._thread_lock.release()
 
     def remove_stale_partials(self) -> list[str]:
         """Delete what killed writes left behind: `.v*.partial` folders and `.CURRENT.tmp`.

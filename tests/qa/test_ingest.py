@@ -10,7 +10,7 @@ from qa.app import Services, create_app
 from qa.config import Settings
 from qa.index import NewsIndex, rebuild_index
 from qa.pipeline import Assistant, LiveIndex
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SAMPLE_ID
 from tests.qa.test_document_formats import make_pdf
 
 QUESTION = "Which ferry company will run the new route to Lundy?"
@@ -74,11 +74,13 @@ def test_uploaded_page_and_the_form(archive):
 def test_bad_articles_are_refused_and_leave_nothing_behind(archive):
     start, articles_dir, _ = archive
     with start(api_key="s3cret") as client:
+        served = client.get("/healthz").json()["served_version"]
         assert client.post("/documents", json={"title": "T", "text": TEXT}).status_code == 401
         key = {"X-API-Key": "s3cret"}
         cases = [
             ({"title": "T", "text": "   "}, "needs its text"),
             ({"title": "T", "text": TEXT, "published": "next Tuesday"}, "unreadable date"),
+            ({"title": "T", "text": TEXT, "published": "2099-13"}, "unreadable date"),
             ({"title": "Two\nlines", "text": TEXT}, "one line"),
             ({"title": "T", "text": TEXT, "colour": "red"}, "colour"),
         ]
@@ -95,4 +97,37 @@ def test_bad_articles_are_refused_and_leave_nothing_behind(archive):
         both = client.post("/add", data={"title": "T", "key": "s3cret"},
                            files={"file": ("a.txt", b"Some text.", "text/plain")})
         assert both.status_code == 422 and "brings its own title" in both.text
-    assert not list((articles_dir / "added").glob("*")) if (articles_dir / "added").exists() else True
+        taken = client.post("/documents/upload", headers=key,
+                            files={"file": ("x.md", f"---\nid: {SAMPLE_ID}\n---\nA rival text.".encode(), "text/markdown")})
+        assert taken.status_code == 409 and "already used by another article" in taken.json()["detail"]
+        twice = b'{"id": "a", "text": "One."}\n{"id": "a", "text": "Two."}\n'
+        response = client.post("/documents/upload", headers=key, files={"file": ("two.jsonl", twice, "x")})
+        assert response.status_code == 422 and "same article id twice" in response.json()["detail"]
+        response = client.post("/documents/upload", headers={**key, "Sec-Fetch-Site": "cross-site"},
+                               files={"file": ("a.txt", b"Some text.", "text/plain")})
+        assert response.status_code == 403
+        assert client.get("/healthz").json()["served_version"] == served  # nothing was indexed
+    assert list((articles_dir / "added").glob("*")) == []  # and nothing was left behind
+
+
+def test_articles_added_at_once_are_all_kept(archive):
+    """Two threads adding at the same time: the writes are serialized, neither article is lost."""
+    import threading
+
+    start, _, _ = archive
+    with start() as client:
+        results = []
+
+        def add(i: int) -> None:
+            body = {"title": f"Harbour note {i}", "text": f"Harbour note number {i} says the pier reopened on day {i}."}
+            results.append(client.post("/documents", json=body))
+
+        threads = [threading.Thread(target=add, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [r.status_code for r in results] == [201, 201, 201], [r.text for r in results]
+        ids = [r.json()["document_ids"][0] for r in results]
+        assert all(client.get(f"/documents/{i}").status_code == 200 for i in ids)
+        assert client.get("/documents").json()["total"] == 4

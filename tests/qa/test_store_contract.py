@@ -48,15 +48,28 @@ FILTERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory, embedder):
-    """The same archive in both stores, changed the same way once (an upsert and a delete)."""
+def _both(tmp_path_factory, embedder) -> dict:
     documents = load_articles([SAMPLE_ARTICLES]) + EXTRA
     made = {}
     for name, backend in (("faiss", FaissBackend(tmp_path_factory.mktemp("faiss"))),
                           ("milvus", MilvusBackend(str(tmp_path_factory.mktemp("milvus") / "contract.db"), "contract"))):
         sync_index(backend, embedder, documents=documents)
         made[name] = backend
+    return made
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory, embedder):
+    """The same archive in both stores; read only (see `changing` for writes)."""
+    made = _both(tmp_path_factory, embedder)
+    yield made
+    made["milvus"].close()
+
+
+@pytest.fixture
+def changing(tmp_path_factory, embedder):
+    """A fresh pair for a test that writes, so the read-only pair stays as built."""
+    made = _both(tmp_path_factory, embedder)
     yield made
     made["milvus"].close()
 
@@ -104,14 +117,14 @@ def test_both_stores_select_exactly_what_the_filters_mean(stores, embedder):
         assert indexes["faiss"].document(document_id) == indexes["milvus"].document(document_id)
 
 
-def test_both_stores_apply_the_same_changes(stores, embedder):
+def test_both_stores_apply_the_same_changes(changing, embedder):
     changed = Document("cup-final", "Arsenal win the cup", "Arsenal beat Manchester United on penalties. Jens "
                        "Lehmann saved the decisive kick from Paul Scholes.", published="2005-05-21", source="BBC Sport",
                        section="sport")
     summaries = {name: sync_index(backend, embedder, upserts=[changed], deletes=["undated-note"])
-                 for name, backend in stores.items()}
+                 for name, backend in changing.items()}
     assert {(s.changed, s.removed, s.embedded_chunks) for s in summaries.values()} == {(1, 1, 1)}
-    indexes = _open(stores, embedder)
+    indexes = _open(changing, embedder)
     for name, index in indexes.items():
         assert index.document("undated-note") is None, name
         assert "Lehmann" in index.document("cup-final").text, name
