@@ -223,6 +223,27 @@ class BuildInProgressError(RuntimeError):
     """Another build holds the index's write lock."""
 
 
+def open_older(failure: IndexLoadError, older: list[str], open_version) -> Store:
+    """The newest of `older` (oldest first) that `open_version` opens, its manifest saying in
+    `fallback_reason` why the current version was not served; `failure` when none opens.
+    A store that cannot be reached is not a damaged version: that error goes up at once."""
+    import logging
+
+    log = logging.getLogger("qa.stores")
+    for version in reversed(older):
+        try:
+            store = open_version(version)
+        except StoreUnavailableError:
+            raise
+        except IndexLoadError as err:
+            log.warning("fallback candidate not usable either: %s", err)
+            continue
+        store.manifest["fallback_reason"] = f"{failure} (serving the previous version {version} instead)"
+        log.error("%s", store.manifest["fallback_reason"])
+        return store
+    raise failure
+
+
 def passage_input(title: str, text: str) -> str:
     """What gets embedded and BM25-indexed for a chunk: the title gives it context."""
     return f"{title}\n{text}" if title and not text.startswith(title) else text

@@ -64,7 +64,7 @@ import numpy as np
 from qa.documents import Document
 from qa.stores.base import (
     RRF_K, ArchiveStats, BuildInProgressError, ChangeSet, DocumentPage, Filters, IndexLoadError, Passage,
-    passage_input,
+    open_older, passage_input,
 )
 
 LOG = logging.getLogger(__name__)
@@ -558,16 +558,8 @@ class FaissBackend:
                 raise
             failure = err
         ordered = _VERSION_NAME.match(version) is not None
-        for older in reversed([v for v in self.versions() if v != version and (v < version or not ordered)]):
-            try:
-                store = self._open(older, embedding)
-            except IndexLoadError as err:
-                LOG.warning("fallback candidate not usable either: %s", err)
-                continue
-            store.manifest["fallback_reason"] = f"{failure} (serving the previous version {older} instead)"
-            LOG.error("%s", store.manifest["fallback_reason"])
-            return store
-        raise failure
+        older = [v for v in self.versions() if v != version and (v < version or not ordered)]
+        return open_older(failure, older, lambda v: self._open(v, embedding))
 
     def _open(self, version: str, embedding: dict | None) -> FaissStore:
         directory = self.index_dir / version

@@ -107,6 +107,7 @@ from qa.stores.base import (
     IndexLoadError,
     Passage,
     StoreUnavailableError,
+    open_older,
     passage_input,
 )
 
@@ -402,18 +403,8 @@ class MilvusBackend:
             if not fallback:
                 raise
             failure = err
-        for older in reversed([v for v in self.versions() if self._version_ns(v) < self._version_ns(target)]):
-            try:
-                store = self._open_version(older, embedding)
-            except StoreUnavailableError:
-                raise
-            except IndexLoadError as err:
-                LOG.warning("fallback candidate not usable either: %s", err)
-                continue
-            store.manifest["fallback_reason"] = f"{failure} (serving the previous version {older} instead)"
-            LOG.error("%s", store.manifest["fallback_reason"])
-            return store
-        raise failure
+        older = [v for v in self.versions() if self._version_ns(v) < self._version_ns(target)]
+        return open_older(failure, older, lambda v: self._open_version(v, embedding))
 
     def _open_version(self, version: str, embedding: dict | None) -> MilvusStore:
         client = self._conn.client
