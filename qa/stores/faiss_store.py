@@ -68,7 +68,15 @@ from qa.stores.base import (
 )
 
 LOG = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def _import_bm25s():
+    """bm25s, imported on first use; its import sets its logger to DEBUG, which would print a
+    line for every index build, so the level is set back after it."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 FORMAT_VERSION = 3  # 3: SQLite documents, FAISS ids, stored BM25 token ids; 2: jsonl + positional FAISS
 REQUIRED_FILES = ("store.sqlite3", "vectors.faiss")
 BM25_DIR = "bm25"
@@ -172,9 +180,7 @@ def bm25_tokens(texts: list[str], stemmer=None) -> list[list[str]]:
     lower-cased, English stop words removed, Snowball-stemmed ("requested" and "requests"
     meet at "request"). Measured on SQuAD v1.1 dev among 18,689 crowded chunks, fused with
     the dense ranking: answer recall@10 96.3 against 94.5 for ASCII tokens without stemming."""
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer or _stemmer(), return_ids=False,
+    return _import_bm25s().tokenize(texts, stopwords="en", stemmer=stemmer or _stemmer(), return_ids=False,
                           show_progress=False)
 
 
@@ -189,7 +195,7 @@ class FlatTokens:
 
 
 def _vectorized_bm25():
-    import bm25s
+    bm25s = _import_bm25s()
 
     class VectorizedBM25(bm25s.BM25):
         """bm25s, with its score matrix built by numpy array operations from `FlatTokens`.
@@ -294,7 +300,7 @@ class FaissStore:
         if isinstance(ivf := faiss.downcast_index(self.faiss_index), faiss.IndexIVF):
             ivf.nprobe = ivf_nprobe(ivf.nlist)
         self._load_arrays()
-        import bm25s
+        bm25s = _import_bm25s()
 
         self.bm25 = (bm25s.BM25.load(str(directory / BM25_DIR), mmap=True, show_progress=False)
                      if len(self.chunk_ids) else None)
