@@ -295,7 +295,13 @@ def bench_store(args, base: np.ndarray, embedder: Embedder) -> dict:
         removed = sync_index(backend, embedder, deletes=[d.id for d in new])
         report["delete_100_articles"] = {"seconds": round(time.perf_counter() - started, 1),
                                          "chunks_after": removed.chunks}
-        print(report["add_100_articles"], report["delete_100_articles"], flush=True)
+        # News-length articles too: 100 BBC texts (about 380 words each) under new ids, embedded anew.
+        news = [replace(d, id=f"news-{i}", published="2005-06-02") for i, d in enumerate(bbc_documents()[::22][:100])]
+        started = time.perf_counter()
+        added = sync_index(backend, embedder, upserts=news)
+        report["add_100_news_articles"] = {"seconds": round(time.perf_counter() - started, 1),
+                                           "embedded_chunks": added.embedded_chunks, "embedder": embedder.backend}
+        print(report["add_100_articles"], report["delete_100_articles"], report["add_100_news_articles"], flush=True)
     return report
 
 
