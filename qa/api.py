@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qa.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackUnavailable, validate
 from qa.index import BuildInProgressError, Filters, NewsIndex
 from qa.ingest import AddArticleError, add_article, pasted_article, uploaded_article
-from qa.services import DeadlineDep, IndexDep, NoIndexError, Services, ServicesDep, WriteKeyDep
+from qa.services import DeadlineDep, IndexDep, NoIndexError, Services, ServicesDep, WriteKeyDep, from_another_site
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 10
@@ -336,10 +336,8 @@ def add_document(_: WriteKeyDep, article: NewArticle, services: ServicesDep, ind
 
 
 def same_site_only(request: Request) -> None:
-    """A browser says where a request comes from; another site must not add articles in the
-    name of whoever has this server open (a multipart post needs no CORS preflight). Clients
-    that are not browsers send no Sec-Fetch-Site and pass."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    """Uploads come from this site's pages or from API clients, never from another site."""
+    if from_another_site(request):
         raise HTTPException(403, detail="articles can be added from this site's own pages or from API clients only")
 
 

@@ -132,8 +132,8 @@ class BuildSummary:
     version_dir: Path | None = None  # the FAISS store's version folder
 
 
-def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: dict, reusable: dict[str, np.ndarray],
-                     progress: bool) -> tuple[list[DocumentChunks], int]:
+def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: dict, fingerprints: dict[str, str],
+                     reusable: dict[str, np.ndarray], progress: bool) -> tuple[list[DocumentChunks], int]:
     """Chunk the documents and embed the chunks whose input text has no stored vector; returns
     the ready documents and how many chunks were embedded."""
     prepared = []
@@ -147,7 +147,7 @@ def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: di
                 vectors[i] = reusable[text]
             else:
                 todo.append((position, i, text))
-        prepared.append(DocumentChunks(document, chunks, vectors, document_fingerprint(document, chunking)))
+        prepared.append(DocumentChunks(document, chunks, vectors, fingerprints[document.id]))
     LOG.info("embedding %d chunks of %d documents", len(todo), len(documents))
     pause_point("embedding")
     if todo:
@@ -214,19 +214,17 @@ def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Doc
         finally:
             if current is not None:
                 current.close()
-        prepared, embedded = _chunk_and_embed(changed, embedder, chunking, reusable, progress)
+        prepared, embedded = _chunk_and_embed(changed, embedder, chunking, fingerprints, reusable, progress)
         changes = ChangeSet(upserts=prepared, deletes=[] if replace_all else removed, replace_all=replace_all,
                             settings=settings)
         version = backend.write(changes)
-    opened = backend.open(version, embedding=embedding_info(embedder), fallback=False)
-    stats = opened.stats()
-    opened.close()
+    written = backend.manifest(version)  # its counts; opening the version to count would load all of it
     if replace_all:
         removed = [i for i in stored if i not in fingerprints]
     added = sum(1 for d in changed if d.id not in stored)
     replaced = sum(1 for d in changed if d.id in stored and stored[d.id] != fingerprints[d.id])
     return BuildSummary(
-        documents=stats.documents, chunks=stats.chunks, embedded_chunks=embedded,
+        documents=written["documents"], chunks=written["chunks"], embedded_chunks=embedded,
         seconds=round(time.time() - started, 2), version=version, added=added, changed=replaced,
         removed=len(removed), unchanged=len(stored) - replaced - len(removed), skipped=list(skipped or []),
         version_dir=backend.index_dir / version if isinstance(backend, FaissBackend) else None,

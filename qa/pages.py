@@ -19,7 +19,7 @@ from qa.api import (
 from qa.ingest import AddArticleError, pasted_article, uploaded_article
 from qa.feedback import Feedback, FeedbackError, FeedbackUnavailable, find_span
 from qa.pipeline import DeadlineExceeded
-from qa.services import DeadlineDep, ServicesDep, key_matches, templates
+from qa.services import DeadlineDep, ServicesDep, from_another_site, key_matches, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -224,9 +224,7 @@ def feedback_form(request: Request, services: ServicesDep, fields: FormDep):
     Redirects (303) to the answers, or for a correction to the article with the corrected
     span highlighted, with a thank-you (`feedback=<id>`); a page with the reason otherwise.
     """
-    # Browsers say where a form post comes from: another site must not record feedback in
-    # the name of whoever has this page open (the key, if any, is not needed for that).
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    if from_another_site(request):  # checked with or without a key: the key is not needed for that
         return _feedback_page(request, 403, "Feedback is accepted from this site's own pages only.", fields)
     if not key_matches(services, fields.get("key") or None):
         return _feedback_page(request, 401, "This server needs its API key for feedback: enter it in the key "
@@ -276,7 +274,7 @@ async def add_submit(request: Request, services: ServicesDep,
         return templates.TemplateResponse(request, "add.html", {"error": message, "fields": fields},
                                           status_code=status)
 
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    if from_another_site(request):
         return again(403, "Articles can be added from this site's own pages only.")
     if not key_matches(services, key or None):
         return again(401, "This server needs its API key to add articles: enter it in the key field.")

@@ -117,6 +117,14 @@ def require_write_key(request: Request, services: ServicesDep) -> None:
         raise HTTPException(401, detail="wrong API key", headers={"WWW-Authenticate": "Bearer"})
 
 
+def from_another_site(request: Request) -> bool:
+    """Whether a browser says this request comes from another site (`Sec-Fetch-Site`). Writes
+    that a plain form or a multipart post can make need no CORS preflight, so another site
+    could otherwise make them in the name of whoever has this server open. Clients that are
+    not browsers send no such header and pass."""
+    return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+
+
 def key_matches(services: Services, presented: str | None) -> bool:
     """True when no API key is configured or `presented` is it; the comparison takes the same
     time whatever was sent. Shared by `require_write_key` (headers) and the page forms, which

@@ -213,6 +213,11 @@ class StoreBackend(Protocol):
         (and `store.manifest["fallback_reason"]` says why)."""
         ...
 
+    def manifest(self, version: str) -> dict:
+        """What `version` records about itself (format, model, chunking, `documents` and `chunks`
+        counts ...), read without opening it."""
+        ...
+
     def write(self, changes: ChangeSet) -> str:
         """Apply `changes` as a new version and make it current atomically; returns its name.
         Only one write runs at a time per place (`BuildInProgressError` otherwise)."""
@@ -221,6 +226,35 @@ class StoreBackend(Protocol):
 
 class BuildInProgressError(RuntimeError):
     """Another build holds the index's write lock."""
+
+
+def fuse(dense: list[int], sparse: list[int], dense_weight: float, sparse_weight: float,
+         k: int) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion of two ranked chunk-id lists: the `k` best (chunk, score),
+    ties by lower id. Both stores fuse with this, so they rank and score alike; a score divided
+    by `best_fused_score` is the 0..1 `Passage.score`."""
+    fused: dict[int, float] = {}
+    for weight, ranking in ((dense_weight, dense), (sparse_weight, sparse)):
+        for rank, chunk in enumerate(ranking):
+            fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+def best_fused_score(dense_weight: float, sparse_weight: float) -> float:
+    """The fused score of a chunk ranked first by both retrievers (a retriever turned off counts 0)."""
+    return (max(dense_weight, 0.0) + max(sparse_weight, 0.0)) / (RRF_K + 1)
+
+
+def check_embedding(version: str, built: dict, configured: dict, rebuild: str) -> None:
+    """Refuse a version built with another embedding model (fingerprint or dimension): its vectors
+    would not compare with the question's. `rebuild` says how to rebuild in this store."""
+    if all(built.get(key) == configured.get(key) for key in ("fingerprint", "dimension")):
+        return
+    raise IndexLoadError(
+        f"index version {version} was built with embedding model {built.get('name')!r} (dimension "
+        f"{built.get('dimension')}), but the configured model is {configured.get('name')!r} (dimension "
+        f"{configured.get('dimension')}) with weights fingerprint {configured.get('fingerprint')}, not the index's "
+        f"{built.get('fingerprint')}; {rebuild} or configure the same model")
 
 
 def open_older(failure: IndexLoadError, older: list[str], open_version) -> Store:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import calendar
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -62,21 +63,14 @@ import faiss
 import numpy as np
 
 from qa.documents import Document
+from qa.embedding import file_sha256
 from qa.stores.base import (
-    RRF_K, ArchiveStats, BuildInProgressError, ChangeSet, DocumentPage, Filters, IndexLoadError, Passage,
-    open_older, passage_input,
+    ArchiveStats, BuildInProgressError, ChangeSet, DocumentPage, Filters, IndexLoadError, Passage, best_fused_score,
+    check_embedding, fuse, open_older, passage_input,
 )
 
 LOG = logging.getLogger(__name__)
 
-
-def _import_bm25s():
-    """bm25s, imported on first use; its import sets its logger to DEBUG, which would print a
-    line for every index build, so the level is set back after it."""
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s
 FORMAT_VERSION = 3  # 3: SQLite documents, FAISS ids, stored BM25 token ids; 2: jsonl + positional FAISS
 REQUIRED_FILES = ("store.sqlite3", "vectors.faiss")
 BM25_DIR = "bm25"
@@ -130,12 +124,10 @@ def file_checksum(path: Path) -> str:
     on each start: a large file is checked by size (truncation) and by sampled content
     (a file replaced by another)."""
     size = path.stat().st_size
+    if size <= FULL_CHECKSUM_BYTES:
+        return file_sha256(path)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        if size <= FULL_CHECKSUM_BYTES:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-            return digest.hexdigest()
         digest.update(str(size).encode())
         digest.update(handle.read(4 << 20))
         handle.seek(size - (4 << 20))
@@ -169,6 +161,15 @@ def new_version_name(existing: list[str], now_ns: int | None = None) -> str:
     return name
 
 
+def _import_bm25s():
+    """bm25s, imported on first use; its import sets its logger to DEBUG, which would print a
+    line for every index build, so the level is set back after it."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def _stemmer():
     import Stemmer  # PyStemmer: Snowball stemmers in C
 
@@ -181,7 +182,7 @@ def bm25_tokens(texts: list[str], stemmer=None) -> list[list[str]]:
     meet at "request"). Measured on SQuAD v1.1 dev among 18,689 crowded chunks, fused with
     the dense ranking: answer recall@10 96.3 against 94.5 for ASCII tokens without stemming."""
     return _import_bm25s().tokenize(texts, stopwords="en", stemmer=stemmer or _stemmer(), return_ids=False,
-                          show_progress=False)
+                                    show_progress=False)
 
 
 class FlatTokens:
@@ -194,7 +195,9 @@ class FlatTokens:
         return len(self.offsets) - 1
 
 
+@functools.cache
 def _vectorized_bm25():
+    """The `VectorizedBM25` class (made once: bm25s is imported on first use)."""
     bm25s = _import_bm25s()
 
     class VectorizedBM25(bm25s.BM25):
@@ -293,6 +296,7 @@ class FaissStore:
                                    uri=True, check_same_thread=False)
         self._db_lock = threading.Lock()
         self._documents: OrderedDict[str, Document] = OrderedDict()
+        self._stats: ArchiveStats | None = None
         # Memory-mapped, zero copy: loading costs no read of the vectors, and the kernel shares
         # and pages them. Safe because a version's files never change; a pruned version's
         # file stays readable (unlinked, not truncated) while a process still maps it.
@@ -379,13 +383,8 @@ class FaissStore:
             sparse = self._sparse(question, depth, chunk_mask)
         dense_rank = {chunk: rank for rank, chunk in enumerate(dense)}
         sparse_rank = {chunk: rank for rank, chunk in enumerate(sparse)}
-        fused: dict[int, float] = {}
-        for chunk, rank in dense_rank.items():
-            fused[chunk] = fused.get(chunk, 0.0) + dense_weight / (RRF_K + rank + 1)
-        for chunk, rank in sparse_rank.items():
-            fused[chunk] = fused.get(chunk, 0.0) + sparse_weight / (RRF_K + rank + 1)
-        best = (dense_weight + sparse_weight) / (RRF_K + 1)
-        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        best = best_fused_score(dense_weight, sparse_weight)
+        ranked = fuse(dense, sparse, dense_weight, sparse_weight, k)
         unscored = [chunk for chunk, _ in ranked if chunk not in similarity]
         if unscored:  # found by BM25 alone: its cosine still informs the reader's confidence
             vectors = self.faiss_index.reconstruct_batch(np.array(unscored, dtype=np.int64))
@@ -477,14 +476,19 @@ class FaissStore:
         return DocumentPage([d for d in page if d is not None], len(matching), offset, limit)
 
     def stats(self) -> ArchiveStats:
+        """Counted once: a version never changes, and the page asks on every render."""
         with self._db_lock:
+            if self._stats is not None:
+                return self._stats
             sections = dict(self._db.execute(
                 "SELECT section, COUNT(*) FROM documents WHERE section IS NOT NULL GROUP BY section").fetchall())
             sources = dict(self._db.execute(
                 "SELECT source, COUNT(*) FROM documents WHERE source IS NOT NULL GROUP BY source").fetchall())
             first, last, undated = self._db.execute(
                 "SELECT MIN(day), MAX(day), SUM(day IS NULL) FROM documents").fetchone()
-        return ArchiveStats(len(self.doc_ids), len(self.chunk_ids), sections, sources, first, last, undated or 0)
+            self._stats = ArchiveStats(len(self.doc_ids), len(self.chunk_ids), sections, sources, first, last,
+                                       undated or 0)
+            return self._stats
 
     def fingerprints(self) -> dict[str, str]:
         with self._db_lock:
@@ -567,6 +571,9 @@ class FaissBackend:
         older = [v for v in self.versions() if v != version and (v < version or not ordered)]
         return open_older(failure, older, lambda v: self._open(v, embedding))
 
+    def manifest(self, version: str) -> dict:
+        return json.loads((self.index_dir / version / "manifest.json").read_text())
+
     def _open(self, version: str, embedding: dict | None) -> FaissStore:
         directory = self.index_dir / version
         label = f"index version {version}"
@@ -580,14 +587,8 @@ class FaissBackend:
         if manifest.get("format") != FORMAT_VERSION:
             raise IndexLoadError(f"{label} has format {manifest.get('format')}, but this release reads format "
                                  f"{FORMAT_VERSION}; {rebuild}")
-        model = manifest.get("embedding_model", {})
-        if embedding is not None and (model.get("fingerprint") != embedding["fingerprint"]
-                                      or model.get("dimension") != embedding["dimension"]):
-            raise IndexLoadError(
-                f"{label} was built with embedding model {model.get('name')!r} (dimension {model.get('dimension')}), "
-                f"but the configured model is {embedding['name']!r} (dimension {embedding['dimension']}) with weights "
-                f"fingerprint {embedding['fingerprint']}, not the index's {model.get('fingerprint')}; "
-                f"{rebuild} or configure the same model")
+        if embedding is not None:
+            check_embedding(version, manifest.get("embedding_model") or {}, embedding, rebuild)
         files = manifest.get("files") or {}
         if not set(REQUIRED_FILES) <= set(files) or not any(name.startswith(BM25_DIR + "/") for name in files):
             raise IndexLoadError(f"{label} is damaged: its manifest lists files {sorted(files)}; {rebuild}")

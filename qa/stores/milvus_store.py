@@ -97,7 +97,6 @@ import numpy as np
 
 from qa.documents import Document
 from qa.stores.base import (
-    RRF_K,
     ArchiveStats,
     BuildInProgressError,
     ChangeSet,
@@ -107,11 +106,15 @@ from qa.stores.base import (
     IndexLoadError,
     Passage,
     StoreUnavailableError,
+    best_fused_score,
+    check_embedding,
+    fuse,
     open_older,
     passage_input,
 )
 
 LOG = logging.getLogger(__name__)
+MILVUS_REBUILD = "rebuild the index (`python scripts/build_index.py` with NEWSQA_STORE=milvus)"
 
 FORMAT_VERSION = 1
 MANIFEST_PROPERTY = "newsqa_manifest"
@@ -415,9 +418,13 @@ class MilvusBackend:
             raise IndexLoadError(f"index version {version} has format {manifest.get('format')}, expected "
                                  f"{FORMAT_VERSION}; rebuild it")
         if embedding is not None:
-            _check_embedding(version, manifest.get("embedding_model") or {}, embedding)
+            check_embedding(version, manifest.get("embedding_model") or {}, embedding, MILVUS_REBUILD)
         client.load_collection(version)  # Milvus Lite releases collections when its process ends
         return MilvusStore(self._conn, version, manifest)
+
+    @_guarded
+    def manifest(self, version: str) -> dict:
+        return self._conn.manifest(version)
 
     # -- writing ----------------------------------------------------------------------------
     @_guarded
@@ -470,7 +477,7 @@ class MilvusBackend:
         manifest = self._conn.manifest(version)
         incoming = _embedding_of(changes.settings)
         if incoming:
-            _check_embedding(version, manifest.get("embedding_model") or {}, incoming)
+            check_embedding(version, manifest.get("embedding_model") or {}, incoming, MILVUS_REBUILD)
         client = self._conn.client
         replaced = sorted({u.document.id for u in changes.upserts} | set(changes.deletes))
         old_ids = [row["chunk_id"] for row in self._conn.scan_in(version, "document_id", replaced, ["chunk_id"])]
@@ -642,7 +649,7 @@ class MilvusStore:
             self.collection, "chunk_id", [chunk for chunk, _ in ranked], PASSAGE_FIELDS)}
         dense_rank = {chunk: rank for rank, chunk in enumerate(dense)}
         sparse_rank = {chunk: rank for rank, chunk in enumerate(sparse)}
-        best = (max(dense_weight, 0) + max(sparse_weight, 0)) / (RRF_K + 1)
+        best = best_fused_score(dense_weight, sparse_weight)
         passages = []
         for chunk_id, score in ranked:
             row = rows.get(chunk_id)
@@ -758,18 +765,6 @@ class MilvusStore:
 
 
 # -- rows and schema --------------------------------------------------------------------------
-def fuse(dense: list[int], sparse: list[int], dense_weight: float, sparse_weight: float,
-         k: int) -> list[tuple[int, float]]:
-    """Weighted reciprocal-rank fusion of two ranked id lists, best first (ties: lower id first),
-    exactly as the FAISS store fuses."""
-    fused: dict[int, float] = defaultdict(float)
-    for rank, chunk in enumerate(dense):
-        fused[chunk] += dense_weight / (RRF_K + rank + 1)
-    for rank, chunk in enumerate(sparse):
-        fused[chunk] += sparse_weight / (RRF_K + rank + 1)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-
-
 def document_rows(item: DocumentChunks, first_id: int) -> list[dict]:
     """The chunk rows of one article (see the module docstring for the fields)."""
     document = item.document
@@ -847,18 +842,6 @@ def _dimension(changes: ChangeSet) -> int:
     if not dimension:
         raise ValueError("cannot create a Milvus version without vectors or settings['embedding_model']['dimension']")
     return int(dimension)
-
-
-def _check_embedding(version: str, built: dict, configured: dict) -> None:
-    """Refuse a version built with another embedding model: its vectors would not compare."""
-    if all(built.get(key) == configured.get(key) for key in ("fingerprint", "dimension")):
-        return
-    raise IndexLoadError(
-        f"index version {version} was built with embedding model {built.get('name')!r} (dimension "
-        f"{built.get('dimension')}, fingerprint {built.get('fingerprint')}), but the configured model is "
-        f"{configured.get('name')!r} (dimension {configured.get('dimension')}, fingerprint "
-        f"{configured.get('fingerprint')}); rebuild the index (`python scripts/build_index.py` with "
-        "NEWSQA_STORE=milvus) or configure the same model")
 
 
 def _utc_now() -> str:

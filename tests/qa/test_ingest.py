@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from qa.app import Services, create_app
 from qa.config import Settings
-from qa.index import NewsIndex, rebuild_index
+from qa.index import rebuild_index
 from qa.pipeline import Assistant, LiveIndex
 from tests.conftest import FIXTURES, SAMPLE_ID
 from tests.qa.test_document_formats import make_pdf
