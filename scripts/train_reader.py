@@ -286,12 +286,12 @@ def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, 
     question (the project's own sparse retriever) that do not contain a gold answer:
     the near-misses that a crowded archive puts beside the right passage.
     """
-    from qa.index import BM25
     from qa.reader import MAX_QUESTION_TOKENS as SERVING_QUESTION_TOKENS
+    from qa.stores.faiss_store import bm25_ranker
 
     paragraphs = sorted({p for ps in paragraphs_by_article.values() for p in ps} | {e.context for e in examples})
     LOG.info("BM25 over %d paragraphs; tokenizing", len(paragraphs))
-    bm25 = BM25.build(paragraphs)
+    top_bm25 = bm25_ranker(paragraphs)
     encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True)
     tokens = {p: (ids, offs) for p, ids, offs in zip(paragraphs, encoded["input_ids"], encoded["offset_mapping"])}
     questions = tokenizer([e.question for e in examples], add_special_tokens=False)["input_ids"]
@@ -318,7 +318,7 @@ def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, 
             prefix = 2 + len(question_ids)
             answer = (0, prefix + span[0] - begin, prefix + span[1] - begin)
         golds = [a.lower() for a in example.answers]
-        for index, _ in bm25.top(example.question, negatives + 8):
+        for index, _ in top_bm25(example.question, negatives + 8):
             if len(windows) >= negatives + (answer is not None):
                 break
             text = paragraphs[index]

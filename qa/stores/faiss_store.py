@@ -185,6 +185,27 @@ def bm25_tokens(texts: list[str], stemmer=None) -> list[list[str]]:
                                     show_progress=False)
 
 
+def bm25_ranker(texts: list[str]):
+    """`top(question, k) -> [(text index, score), ...]`: an in-memory BM25 over `texts` with
+    the store's tokenization. Reader training picks its retrieved negatives with it, so they
+    are the near-misses this project's own retriever returns."""
+    stemmer = _stemmer()
+    retriever = _import_bm25s().BM25(k1=1.2, b=0.75)
+    retriever.index(bm25_tokens(texts, stemmer), show_progress=False)
+
+    def top(question: str, k: int) -> list[tuple[int, float]]:
+        tokens = bm25_tokens([question], stemmer)[0]
+        if not tokens or not texts:
+            return []
+        scores = retriever.get_scores(tokens)
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(i), float(scores[i])) for i in best if scores[i] > 0]
+
+    return top
+
+
 class FlatTokens:
     """Every chunk's token ids in one array: chunk i is `ids[offsets[i]:offsets[i + 1]]`."""
 

@@ -74,3 +74,31 @@ def test_extra_files_are_mixed_in_oversampled(tmp_path):
     info = json.loads((tmp_path / "model" / "training.json").read_text())
     assert info["extra_files"] == ["tiny-squad.json"] and info["extra_questions"] == 4
     assert info["questions"] == 1 + 4 * 2
+
+
+def test_shared_norm_groups_read_the_gold_window_beside_retrieved_negatives(tokenizer):
+    """Each group: the gold window holding the answer, then BM25's best other paragraphs, none
+    holding a gold answer; and one shared-normalization training step runs on them."""
+    gold = "The new harbor bridge in Portmouth was opened on 3 May 2019 by Mayor Elena Ruiz."
+    near = ["A second bridge over the harbor was opened in 1990 by the governor.",
+            "Harbor traffic rose after the bridge opened, the port said.",
+            "Mayor Elena Ruiz opened the harbor bridge, the city said."]  # holds the answer: never a negative
+    far = "Scientists found that the Halden glacier lost 12 percent of its ice."
+    example = SquadExample("q", "Bridge", gold, "Who opened the harbor bridge?", ("Mayor Elena Ruiz",), (gold.index("Mayor"),))
+    groups = train_reader.build_groups([example], {0: [gold, *near], 1: [far]}, tokenizer, random.Random(0), 64, 2,
+                                       0.0)
+    assert len(groups) == 1
+    (group,) = groups
+    window, start, end = group.answer
+    assert window == 0 and tokenizer.decode(group.windows[0][0][start:end + 1]) == "mayor elena ruiz"
+    negatives = sorted(tokenizer.decode(ids[ids.index(tokenizer.sep_token_id) + 1:-1]) for ids, _ in group.windows[1:])
+    assert negatives == sorted(t.lower() for t in near[:2])  # BM25's two best, without the answer-bearing one
+    assert all(len(ids) <= 64 for ids, _ in group.windows)
+
+
+def test_bm25_ranker_ranks_by_the_stores_tokens():
+    from qa.stores.faiss_store import bm25_ranker
+
+    top = bm25_ranker(["The mayor opened the bridge.", "Rain fell on the harbour.", "Bridges were requested."])
+    assert [i for i, _ in top("Who requested a bridge?", 3)] == [2, 0]  # stemmed: bridge/bridges, requested
+    assert top("the of and", 3) == []  # stop words only: nothing to rank by
