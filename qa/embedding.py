@@ -140,6 +140,9 @@ def _onnx_session(path: Path, threads: int | None):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+    # No spinning after a run: in /ask the search and the reader's own thread pool come next,
+    # on the same cores (see qa.reader._OnnxRunner).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -167,6 +167,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
     """
     tally = Tally()
     latencies = []
+    read_counts: list[int] = []  # passages the reader read per question (fewer when the first were enough)
     predictions = []
     has_impossible = any(e.is_impossible for e in examples)
     dump_file = open(dump, "w", encoding="utf-8") if dump else None
@@ -174,6 +175,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
     for example in tqdm(examples, desc="pipeline", unit="q", mininterval=5):
         result = assistant.ask(example.question, top_k=3)
         latencies.append(result.took_ms)
+        read_counts.append(result.passages_read)
         truths = () if example.is_impossible else example.answers
         best = result.candidates[0] if result.candidates else None
         tops.append((best[1] if best else 0.0, best_over_truths(f1_score, best[0].text, truths) if best else 0.0))
@@ -216,6 +218,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1),
             "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+            "passages_read_mean": round(statistics.fmean(read_counts), 2) if read_counts else 0.0,
             **({"predictions": predictions} if details else {})}
 
 

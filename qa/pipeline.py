@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qa.chunking import split_sentences
-from qa.config import DEFAULT_PASSAGES_TO_READ
+from qa.config import DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ, Settings
 from qa.index import Embedder, Filters, IndexLoadError, NewsIndex, Passage
 from qa.stores.base import StoreBackend
 from qa.stores.faiss_store import FaissBackend
@@ -59,6 +59,7 @@ class AskResult:
     no_answer: bool = False
     candidates: list[tuple[SpanCandidate, float]] = field(default_factory=list, repr=False)
     message: str | None = None  # why there is nothing to read, e.g. filters that match no article
+    passages_read: int = 0  # of `passages`, how many the reader read (the rest when the first were not enough)
 
     @property
     def several_articles(self) -> bool:
@@ -73,6 +74,7 @@ class AskResult:
             "no_answer": self.no_answer,
             "message": self.message,
             "took_ms": self.took_ms,
+            "passages_read": self.passages_read,
         }
 
 
@@ -281,11 +283,21 @@ class Assistant:
     """Retriever + reader + calibrated ranking; the model objects are loaded once."""
 
     def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader, passages_to_read: int = DEFAULT_PASSAGES_TO_READ,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, first_read: int = DEFAULT_FIRST_READ,
+                 first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH) -> None:
         self.index = index
         self.reader = reader
         self.passages_to_read = passages_to_read
+        self.first_read, self.first_read_enough = first_read, first_read_enough
         self.threshold = reader.calibration.threshold if threshold is None else threshold
+
+    @classmethod
+    def from_settings(cls, index: LiveIndex | NewsIndex, reader: ExtractiveReader, settings: Settings,
+                      **overrides) -> Assistant:
+        """The assistant `settings` describe (passages read, first read, threshold); `overrides` win."""
+        values = {"passages_to_read": settings.passages_to_read, "threshold": settings.no_answer_threshold,
+                  "first_read": settings.first_read, "first_read_enough": settings.first_read_enough}
+        return cls(index, reader, **{**values, **overrides})
 
     def current_index(self) -> NewsIndex | None:
         return self.index.get() if isinstance(self.index, LiveIndex) else self.index
@@ -322,7 +334,8 @@ class Assistant:
             took_ms = round((time.perf_counter() - started) * 1000, 1)
             return AskResult(question, [], [], took_ms, no_answer=True, message=NO_MATCH)
         _check_deadline(deadline, "after retrieval")
-        candidates = self.reader.read(question, passages)
+        reading = self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+        candidates = reading.candidates
         _check_deadline(deadline, "after reading")
         scored = sorted(((c, self.reader.calibration.probability(c)) for c in candidates), key=lambda cp: -cp[1])
         kept: list[tuple[SpanCandidate, float]] = []
@@ -348,4 +361,5 @@ class Assistant:
         if recency_half_life_days is not None and len(answers) > 1:
             answers = by_recency(answers, recency_half_life_days, index.stats())
         took_ms = round((time.perf_counter() - started) * 1000, 1)
-        return AskResult(question, answers, passages, took_ms, no_answer=not confident, candidates=kept)
+        return AskResult(question, answers, passages, took_ms, no_answer=not confident, candidates=kept,
+                         passages_read=reading.passages_read)

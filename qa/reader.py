@@ -1,9 +1,9 @@
 """The extractive reader: a transformer span model that finds answers in passages.
 
 `ExtractiveReader.read(question, passages)` tokenizes every passage into
-overlapping windows, runs all windows of all passages through the model in one
-batched forward pass, and returns span candidates with exact character offsets in
-their documents. Each candidate carries raw logit evidence (span score and the
+overlapping windows, runs the windows through the model in one batched forward
+pass (two when it reads the best passages first, `first`), and returns span
+candidates with exact character offsets in their documents. Each candidate carries raw logit evidence (span score and the
 no-answer score of its window) that is comparable across passages; `Calibration`
 turns that evidence, together with the retriever's score, into a probability.
 
@@ -99,11 +99,17 @@ class SharedNormalizer:
     @classmethod
     def fit(cls, start_logits: np.ndarray, end_logits: np.ndarray, context_mask: np.ndarray) -> SharedNormalizer:
         """`start_logits`, `end_logits`, `context_mask`: (windows, tokens); position 0 is [CLS]."""
-        nulls = start_logits[:, 0] + end_logits[:, 0]
-        shared = int(np.argmin(nulls))
-        starts = np.concatenate([start_logits[context_mask], start_logits[shared, :1]])
-        ends = np.concatenate([end_logits[context_mask], end_logits[shared, :1]])
-        return cls(_logsumexp(starts), _logsumexp(ends), float(nulls[shared]))
+        return cls.fit_batches([(start_logits, end_logits, context_mask)])
+
+    @classmethod
+    def fit_batches(cls, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> SharedNormalizer:
+        """`fit` over windows read in several forward passes, each padded to its own length."""
+        cls_starts = np.concatenate([start[:, 0] for start, _, _ in batches])
+        cls_ends = np.concatenate([end[:, 0] for _, end, _ in batches])
+        shared = int(np.argmin(cls_starts + cls_ends))
+        starts = np.concatenate([start[mask] for start, _, mask in batches] + [cls_starts[shared:shared + 1]])
+        ends = np.concatenate([end[mask] for _, end, mask in batches] + [cls_ends[shared:shared + 1]])
+        return cls(_logsumexp(starts), _logsumexp(ends), float(cls_starts[shared] + cls_ends[shared]))
 
     def probability(self, span_score: float) -> float:
         """P(span) for a span whose start + end logits are `span_score`."""
@@ -112,6 +118,27 @@ class SharedNormalizer:
     @property
     def no_answer_probability(self) -> float:
         return self.probability(self.null_score)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What `ExtractiveReader.read_first` read: candidates, best first by span score, and
+    how many of the passages it was given it read."""
+
+    candidates: list[SpanCandidate]
+    passages_read: int
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """One forward pass: the encoded windows of some passages and their logits.
+    `offset` is the position of the first of those passages among all passages read."""
+
+    encoding: object
+    start: np.ndarray
+    end: np.ndarray
+    masks: np.ndarray
+    offset: int
 
 
 @dataclass(frozen=True)
@@ -219,6 +246,11 @@ class _OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        # ONNX Runtime's threads spin for a while after each run, waiting for more work. In /ask
+        # the next work is the next question's embedding and search, on the same two cores:
+        # measured over 80 crowded-archive questions, spinning slowed the question's embedding
+        # from 13 to 26 ms and the search from 8 to 25 ms, for nothing in return.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.names = {i.name for i in self.session.get_inputs()}
 
@@ -279,35 +311,66 @@ class ExtractiveReader:
         return self.runner(inputs)
 
     def read(self, question: str, passages: list[Passage]) -> list[SpanCandidate]:
-        """Span candidates from all passages, best first by span score, one forward pass."""
+        """Span candidates from all passages, best first by span score.
+
+        Every window of every passage goes through one batched forward pass, and span
+        probabilities are normalized across all of them (`SharedNormalizer`).
+        """
+        return self.read_first(question, passages).candidates
+
+    def read_first(self, question: str, passages: list[Passage], first: int = 0, enough: float = 1.0) -> Reading:
+        """`read`, in two steps ("read more passages cheaply", issue #6): the first `first`
+        passages (the retriever's best) are read alone, and the rest only when no answer
+        among them has a shared probability (`answer_probability`) of at least `enough`.
+
+        The first step's logits are kept, so a question that needs the second step costs
+        one more forward pass over the remaining passages, not a second read of all; its
+        probabilities are then normalized over every window read, exactly as `read` does.
+        """
         if not passages:
-            return []
+            return Reading([], 0)
+        split = first if 0 < first < len(passages) else len(passages)
+        read = [self._forward(question, passages[:split], 0)]
+        candidates = self._candidates(passages, read)
+        if split < len(passages) and max((c.answer_probability for c in candidates), default=0.0) < enough:
+            read.append(self._forward(question, passages[split:], split))
+            candidates = self._candidates(passages, read)
+        return Reading(candidates, split if len(read) == 1 else len(passages))
+
+    def _forward(self, question: str, passages: list[Passage], offset: int) -> _Windows:
         encoding = self.encode(question, [p.text for p in passages])
         start_logits, end_logits = self.logits(encoding)
-        windows = len(encoding["input_ids"])
         masks = np.zeros(start_logits.shape, dtype=bool)
-        for window in range(windows):
+        for window in range(len(encoding["input_ids"])):
             sequence_ids = encoding.sequence_ids(window)
             masks[window, : len(sequence_ids)] = [s == 1 for s in sequence_ids]
-        shared = SharedNormalizer.fit(start_logits, end_logits, masks)
+        return _Windows(encoding, start_logits, end_logits, masks, offset)
+
+    def _candidates(self, passages: list[Passage], read: list[_Windows]) -> list[SpanCandidate]:
+        """Candidates of every window in `read`, their probabilities shared across all of them."""
+        shared = SharedNormalizer.fit_batches([(w.start, w.end, w.masks) for w in read])
         no_answer = shared.no_answer_probability
         candidates: list[SpanCandidate] = []
-        for window in range(windows):
-            passage_index = int(encoding["overflow_to_sample_mapping"][window])
-            passage = passages[passage_index]
-            offsets = encoding["offset_mapping"][window]
-            for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window], masks[window]):
-                char_start, char_end = int(offsets[token_start][0]), int(offsets[token_end][1])
-                text = passage.text[char_start:char_end]
-                if not text.strip() or "\n" in text:
-                    continue  # an answer never crosses a line or paragraph break
-                candidates.append(SpanCandidate(
-                    document_id=passage.document_id, start=passage.start + char_start, end=passage.start + char_end,
-                    text=text, span_score=score, null_score=float(start_logits[window][0] + end_logits[window][0]),
-                    passage_rank=passage_index, passage_score=passage.score,
-                    probability=shared.probability(score), no_answer_probability=no_answer,
-                    dense_score=passage.dense_score or 0.0,
-                ))
+        for windows in read:
+            encoding, start_logits, end_logits, masks = windows.encoding, windows.start, windows.end, windows.masks
+            for window in range(len(start_logits)):
+                passage_index = windows.offset + int(encoding["overflow_to_sample_mapping"][window])
+                passage = passages[passage_index]
+                offsets = encoding["offset_mapping"][window]
+                null_score = float(start_logits[window][0] + end_logits[window][0])
+                for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window],
+                                                                     masks[window]):
+                    char_start, char_end = int(offsets[token_start][0]), int(offsets[token_end][1])
+                    text = passage.text[char_start:char_end]
+                    if not text.strip() or "\n" in text:
+                        continue  # an answer never crosses a line or paragraph break
+                    candidates.append(SpanCandidate(
+                        document_id=passage.document_id, start=passage.start + char_start,
+                        end=passage.start + char_end, text=text, span_score=score, null_score=null_score,
+                        passage_rank=passage_index, passage_score=passage.score,
+                        probability=shared.probability(score), no_answer_probability=no_answer,
+                        dense_score=passage.dense_score or 0.0,
+                    ))
         normalized = [normalize_answer(c.text) for c in candidates]
         totals: dict[str, float] = defaultdict(float)
         for key, candidate in zip(normalized, candidates):

@@ -49,7 +49,7 @@ def load_services(settings: Settings) -> Services:
     live_index = LiveIndex(backend_from_settings(settings), embedder)
     live_index.load()
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
-    assistant = Assistant(live_index, reader, settings.passages_to_read, settings.no_answer_threshold)
+    assistant = Assistant.from_settings(live_index, reader, settings)
     return Services(settings, embedder, live_index, reader, assistant, FeedbackStore.for_index(settings.index_dir))
 
 

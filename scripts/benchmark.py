@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             live = LiveIndex(index_dir, embedder)
             live.load()
             services = Services(settings, embedder, live, reader,
-                                Assistant(live, reader, settings.passages_to_read, settings.no_answer_threshold))
+                                Assistant.from_settings(live, reader, settings))
             report[name] = serve_and_time(services, questions[: args.questions])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -234,9 +234,9 @@ def bench_store(args, base: np.ndarray, embedder: Embedder) -> dict:
     with tempfile.TemporaryDirectory(prefix="newsqa-scale-") as tmp:
         backend = FaissBackend(tmp)
         archive = scaled_archive(args.chunks, base)
-        settings = {"embedding_model": embedding_info(embedder), "chunking": CHUNKING}
+        index_settings = {"embedding_model": embedding_info(embedder), "chunking": CHUNKING}
         started = time.perf_counter()
-        backend.write(ChangeSet(upserts=archive, replace_all=True, settings=settings))
+        backend.write(ChangeSet(upserts=archive, replace_all=True, settings=index_settings))
         chunks = sum(len(a.chunks) for a in archive)
         report["full_write"] = {"documents": len(archive), "chunks": chunks,
                                 "seconds_without_embedding": round(time.perf_counter() - started, 1)}
@@ -272,7 +272,7 @@ def bench_store(args, base: np.ndarray, embedder: Embedder) -> dict:
         print(report["load"], report["search"], flush=True)
 
         reader = ExtractiveReader()
-        assistant = Assistant(index, reader)
+        assistant = Assistant.from_settings(index, reader, Settings())
         assistant.ask(QUESTIONS[0])
         report["ask"] = {name: timed(lambda i: assistant.ask(QUESTIONS[i % 20], filters=chosen), 40)
                          for name, chosen in filters.items()}

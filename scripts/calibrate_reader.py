@@ -82,7 +82,8 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     index = NewsIndex.build(kept + crowd, embedder, progress=True)
     embedder.save()
     reader = ExtractiveReader(args.reader_model, backend=args.reader_backend)
-    assistant = Assistant(index, reader, args.passages, threshold=1.0)
+    assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
+                                       first_read=args.first_read, first_read_enough=args.first_read_enough)
     dump.parent.mkdir(parents=True, exist_ok=True)
     evaluate_pipeline(assistant, kept + crowd, questions, [d.id for d in documents], dump=dump)
     if args.crowd and args.crowd_questions:
@@ -169,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
     parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
     parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
+    parser.add_argument("--first-read", type=int, default=settings.first_read,
+                        help="passages read first, the rest only when no answer among them is likely enough; 0: all")
+    parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
+                        help="the reader's answer probability among the first passages that spares the rest")
     parser.add_argument("--questions", type=int, default=1200, help="answerable questions to ask")
     parser.add_argument("--unanswerable-share", type=float, default=0.33)
     parser.add_argument("--no-crowd", dest="crowd", action="store_false", help="index the held-out half alone")
@@ -217,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
                                          if crowd_dump(dump).exists() else []),
         "crowded": args.crowd, "passages_read": args.passages,
+        "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "chosen_by": args.choose if args.choose == "utility" else f"accuracy >= {args.target_accuracy}%",
         "at_threshold": chosen,

@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
     parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
     parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
+    parser.add_argument("--first-read", type=int, default=settings.first_read,
+                        help="passages read first, the rest only when no answer among them is likely enough; 0: all")
+    parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
+                        help="the reader's answer probability among the first passages that spares the rest")
     parser.add_argument("--threshold", type=float, default=None, help="no-answer threshold (default: calibrated)")
     parser.add_argument("--details", action="store_true", help="pipeline: list every question's top answer")
     parser.add_argument("--out", type=Path, default=None, help="JSON report (default: runs/eval/<file>-<mode>.json)")
@@ -122,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "retrieval":
             report = evaluate_retrieval(index, examples, article_ids)
         else:
-            assistant = Assistant(index, reader, args.passages, args.threshold)
+            assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=args.threshold,
+                                               first_read=args.first_read,
+                                               first_read_enough=args.first_read_enough)
             report = evaluate_pipeline(assistant, indexed, examples, article_ids, args.details, dump=args.dump)
             report["passages_read"] = args.passages
+            report["first_read"] = [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None
         report["index_build_seconds"] = round(build_seconds, 1)
         report["chunks"] = index.stats().chunks
         report["store"] = args.store

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, loader in loaders.items():
         archive = {document.id: document for document in load_pages(loader, pages)}
         index = NewsIndex.build(list(archive.values()), embedder)
-        assistant = Assistant(index, reader, settings.passages_to_read, settings.no_answer_threshold)
+        assistant = Assistant.from_settings(index, reader, settings)
         scores, rows = evaluate(assistant, archive, lines, examples)
         report["parsers"][name] = {"chunks": index.stats().chunks, **scores}
         report["details"][name] = rows

@@ -11,6 +11,15 @@ SENTENCE = ("The session, to begin at 11 a.m. ET, was requested by the United St
             "source confirmed to CNN.")
 
 
+@pytest.fixture(scope="module")
+def torch_reader() -> ExtractiveReader:
+    """The PyTorch back end: its logits do not depend on the other rows of a batch (int8 ONNX
+    quantizes each batch's activations with one scale), so two reads can be compared exactly."""
+    from qa.config import Settings
+
+    return ExtractiveReader(Settings().reader_model, backend="torch", threads=1)
+
+
 def passage(text: str, start: int = 0) -> Passage:
     return Passage(0, SAMPLE_ID, "Sample", start, start + len(text), text, 1.0)
 
@@ -96,3 +105,40 @@ def test_shared_probabilities_rank_the_answering_passage_over_a_distractor(reade
     assert best.answer_probability > 2 * best_distractor.answer_probability
     total = sum({(c.document_id, c.start, c.end): c.probability for c in candidates}.values())
     assert total + best.no_answer_probability <= 1.0 + 1e-6
+
+
+def test_shared_normalization_over_two_forward_passes_matches_one():
+    """Windows read in two passes, each padded to its own length, normalize as if read in one:
+    the hand-worked windows above, the second padded by one masked position."""
+    import numpy as np
+
+    from qa.reader import SharedNormalizer
+
+    start = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+    end = np.array([[1.0, 0.0, 2.0], [0.5, 1.0, 0.0]])
+    context = np.array([[False, True, True], [False, True, True]])
+    one = SharedNormalizer.fit(start, end, context)
+    padded = (np.array([[0.0, 1.0, 3.0, 9.0]]), np.array([[0.5, 1.0, 0.0, 9.0]]), np.array([[False, True, True, False]]))
+    two = SharedNormalizer.fit_batches([(start[:1], end[:1], context[:1]), padded])
+    assert two.log_z_start == pytest.approx(one.log_z_start) and two.log_z_end == pytest.approx(one.log_z_end)
+    assert two.null_score == pytest.approx(0.5)  # the shared no-answer is found across passes
+
+
+def test_reading_the_best_passages_first(torch_reader):
+    """`read_first` stops after the first passages when an answer there is likely enough, and
+    otherwise reads the rest and gives what one read of all passages gives."""
+    distractor = ("Arsenal beat Chelsea 2-1 on Saturday, and the manager said the club had requested a replay "
+                  "of the cup tie after a late goal from Thierry Henry was disallowed.")
+    passages = [passage(SENTENCE, 175), Passage(1, "sport", "FA", 0, len(distractor), distractor, 0.5)]
+    question = "Who requested the meeting of the UN Security Council on Aleppo?"
+    whole = torch_reader.read(question, passages)
+    enough = torch_reader.read_first(question, passages, first=1, enough=0.0)
+    assert enough.passages_read == 1 and {c.document_id for c in enough.candidates} == {SAMPLE_ID}
+    both = torch_reader.read_first(question, passages, first=1, enough=1.01)  # never enough: reads on
+    assert both.passages_read == 2 and {c.document_id for c in both.candidates} == {SAMPLE_ID, "sport"}
+    assert [(c.document_id, c.start, c.end) for c in both.candidates] == [(c.document_id, c.start, c.end) for c in whole]
+    assert [c.probability for c in both.candidates] == pytest.approx([c.probability for c in whole], rel=1e-3)
+    assert [c.answer_probability for c in both.candidates] == pytest.approx(
+        [c.answer_probability for c in whole], rel=1e-3)
+    # One passage alone normalizes over fewer windows: its best answer is at least as probable.
+    assert max(c.probability for c in enough.candidates) >= max(c.probability for c in whole) - 1e-6
