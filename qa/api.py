@@ -157,6 +157,8 @@ class AskResponse(BaseModel):
         "True when no answer clears the confidence threshold; `answers` then holds best guesses, if any"))
     message: str | None = Field(None, description="Why nothing was read, e.g. filters that match no article")
     took_ms: float
+    passages_read: int = Field(0, description="How many of `passages` the reader read (fewer when the "
+                                              "first were enough; NEWSQA_FIRST_READ)")
 
 
 ask_router = APIRouter(tags=["ask"])

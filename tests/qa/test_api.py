@@ -17,7 +17,9 @@ def test_post_ask_returns_cited_answers(client):
     response = client.post("/ask", json={"question": "Who requested the meeting?", "top_k": 3})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answers", "passages", "no_answer", "message", "took_ms"} and body["message"] is None
+    assert set(body) == {"question", "answers", "passages", "no_answer", "message", "took_ms", "passages_read"}
+    assert body["message"] is None
+    assert body["passages_read"] == len(body["passages"])  # reading in two steps is off by default
     assert body["question"] == "Who requested the meeting?" and body["no_answer"] is False
     assert 1 <= len(body["answers"]) <= 3
     assert all(set(a) == ANSWER_KEYS for a in body["answers"])
