@@ -3,9 +3,10 @@
 `ExtractiveReader.read(question, passages)` tokenizes every passage into
 overlapping windows, runs the windows through the model in one batched forward
 pass (two when it reads the best passages first, `first`), and returns span
-candidates with exact character offsets in their documents. Each candidate carries raw logit evidence (span score and the
-no-answer score of its window) that is comparable across passages; `Calibration`
-turns that evidence, together with the retriever's score, into a probability.
+candidates with exact character offsets in their documents. Each candidate carries
+raw logit evidence (span score and the no-answer score of its window) that is
+comparable across passages; `Calibration` turns that evidence, together with the
+retriever's score, into a probability.
 
 Two back ends run the same weights: ONNX Runtime (int8, the default when
 `model.int8.onnx` ships beside the weights) and PyTorch.

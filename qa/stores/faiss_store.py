@@ -198,12 +198,20 @@ def bm25_ranker(texts: list[str]):
         if not tokens or not texts:
             return []
         scores = retriever.get_scores(tokens)
-        k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [(int(i), float(scores[i])) for i in best if scores[i] > 0]
+        return [(int(i), float(scores[i])) for i in top_positions(scores, k)]
 
     return top
+
+
+def top_positions(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Positions of the `depth` best positive scores, best first; ties by position, so results
+    are stable. `argpartition` rather than a full sort: O(n) over every chunk's score."""
+    depth = min(depth, len(scores))
+    if depth <= 0:
+        return np.arange(0)
+    top = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else np.arange(len(scores))
+    top = top[scores[top] > 0]
+    return top[np.lexsort((top, -scores[top]))]
 
 
 class FlatTokens:
@@ -456,11 +464,7 @@ class FaissStore:
         scores = self.bm25.get_scores(tokens)
         if chunk_mask is not None:
             scores = np.where(chunk_mask, scores, 0.0)
-        depth = min(depth, len(scores))
-        top = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else np.arange(len(scores))
-        top = top[scores[top] > 0]
-        top = top[np.lexsort((top, -scores[top]))]  # best first; ties by position, so results are stable
-        return [int(self.chunk_ids[p]) for p in top]
+        return [int(self.chunk_ids[p]) for p in top_positions(scores, depth)]
 
     def _chunk_rows(self, chunk_ids: list[int]) -> dict[int, tuple[str, int, int]]:
         if not chunk_ids:
