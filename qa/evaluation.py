@@ -291,3 +291,44 @@ def crowd_documents(shared_dir, squad_train_articles: int = 20, seed: int = 7) -
 def crowd_train_articles(total: int, count: int, seed: int = 7) -> list[int]:
     """Which SQuAD train articles (by position in the file) `crowd_documents` indexes."""
     return sorted(random.Random(seed).sample(range(total), count))
+
+
+# The split `scripts/calibrate_reader.py` uses unless told otherwise (calibration.json records it).
+CALIBRATION_SPLIT_DEFAULTS = {"seed": 13, "questions": 1200, "unanswerable_share": 0.33}
+
+
+@dataclass
+class CalibrationSplit:
+    """How `scripts/calibrate_reader.py` divides a held-out file, and what it never asked.
+
+    `indexed` are the articles put in the archive; `asked` the questions the calibration
+    was fitted on (answerable ones about indexed articles, and questions about the other
+    articles, made unanswerable because those articles are absent); `unseen` the rest,
+    labelled the same way, for a report on questions the calibration has not seen.
+    """
+
+    indexed: list[int]
+    asked: list[SquadExample]
+    unseen: list[SquadExample]
+
+
+def calibration_split(articles: list[SquadArticle], examples: list[SquadExample], rng: random.Random,
+                      questions: int, unanswerable_share: float) -> CalibrationSplit:
+    """The seeded split both scripts agree on; it consumes `rng` exactly as the calibration always has,
+    so that a calibration fitted before this function existed keeps its split."""
+    order = list(range(len(articles)))
+    rng.shuffle(order)
+    indexed = set(order[: len(order) // 2])
+    answerable = [e for e in examples if e.article_index in indexed]
+    unanswerable = [e for e in examples if e.article_index not in indexed]
+    n_unanswerable = int(questions * unanswerable_share / (1 - unanswerable_share))
+    asked_answerable = rng.sample(answerable, min(questions, len(answerable)))
+    asked_unanswerable = rng.sample(unanswerable, min(n_unanswerable, len(unanswerable)))
+    asked_ids = {e.id for e in asked_answerable + asked_unanswerable}
+
+    def absent(example: SquadExample) -> SquadExample:
+        return SquadExample(**{**example.__dict__, "answers": (), "answer_starts": (), "is_impossible": True})
+
+    unseen = [e if e.article_index in indexed else absent(e) for e in examples if e.id not in asked_ids]
+    return CalibrationSplit(indexed=sorted(indexed), asked=asked_answerable + [absent(e) for e in asked_unanswerable],
+                            unseen=unseen)

@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
-from qa.evaluation import CORRECT_F1, SQUAD_TRAIN  # noqa: E402
+from qa.evaluation import CALIBRATION_SPLIT_DEFAULTS, CORRECT_F1, SQUAD_TRAIN  # noqa: E402
 from qa.evaluation import risk_coverage as coverage_curve  # noqa: E402
 from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, weights_sha256  # noqa: E402
 
@@ -56,26 +56,20 @@ CANDIDATES_PER_QUESTION = 5
 def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     """Ask every held-out question of the crowded archive; write candidates and labels (JSON lines)."""
     from qa.evaluation import (
-        CachingEmbedder, crowd_documents, crowd_train_articles, documents_from_squad, evaluate_pipeline)
+        CachingEmbedder, calibration_split, crowd_documents, crowd_train_articles, documents_from_squad,
+        evaluate_pipeline)
     from qa.index import Embedder, NewsIndex
     from qa.pipeline import Assistant
     from qa.reader import ExtractiveReader
-    from qa.squad import SquadExample, load_squad
+    from qa.squad import load_squad
 
     rng = random.Random(args.seed)
     articles, examples = load_squad(args.file)
-    order = list(range(len(articles)))
-    rng.shuffle(order)
-    indexed = set(order[: len(order) // 2])
-    answerable = [e for e in examples if e.article_index in indexed]
-    unanswerable = [e for e in examples if e.article_index not in indexed]
-    n_unanswerable = int(args.questions * args.unanswerable_share / (1 - args.unanswerable_share))
-    questions: list[SquadExample] = rng.sample(answerable, min(args.questions, len(answerable)))
-    questions += [SquadExample(**{**e.__dict__, "answers": (), "is_impossible": True})
-                  for e in rng.sample(unanswerable, min(n_unanswerable, len(unanswerable)))]
+    split = calibration_split(articles, examples, rng, args.questions, args.unanswerable_share)
+    indexed, questions = split.indexed, split.asked
 
     documents = documents_from_squad(articles)  # ids follow article order, so article_index finds them
-    kept = [documents[i] for i in sorted(indexed)]
+    kept = [documents[i] for i in indexed]
     embedder = CachingEmbedder(Embedder.from_settings(settings),
                                args.cache_dir)
     crowd = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
@@ -174,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="passages read first, the rest only when no answer among them is likely enough; 0: all")
     parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
                         help="the reader's answer probability among the first passages that spares the rest")
-    parser.add_argument("--questions", type=int, default=1200, help="answerable questions to ask")
-    parser.add_argument("--unanswerable-share", type=float, default=0.33)
+    parser.add_argument("--questions", type=int, default=CALIBRATION_SPLIT_DEFAULTS["questions"],
+                        help="answerable questions to ask")
+    parser.add_argument("--unanswerable-share", type=float, default=CALIBRATION_SPLIT_DEFAULTS["unanswerable_share"])
     parser.add_argument("--no-crowd", dest="crowd", action="store_false", help="index the held-out half alone")
     parser.add_argument("--crowd-train-articles", type=int, default=20)
     parser.add_argument("--crowd-questions", type=int, default=800,
@@ -190,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-dump", type=Path, default=None, help="refit from a dump instead of asking again")
     parser.add_argument("--report-only", action="store_true",
                         help="print the risk-coverage curve of the current calibration on --from-dump; write nothing")
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--seed", type=int, default=CALIBRATION_SPLIT_DEFAULTS["seed"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -222,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
                                          if crowd_dump(dump).exists() else []),
         "crowded": args.crowd, "passages_read": args.passages,
+        # Which of the file's questions were asked: `evaluate.py --unseen-by-calibration` asks the others.
+        "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
         "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "chosen_by": args.choose if args.choose == "utility" else f"accuracy >= {args.target_accuracy}%",

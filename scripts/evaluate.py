@@ -18,6 +18,13 @@ pipeline: every article is indexed as a document (dense + BM25, as `build_index.
 --crowd:  the file's articles are indexed among ~2,250 other articles (the 2,225 BBC
           news articles and a seeded sample of SQuAD train articles), because answers
           that are right on one article must also hold up among many neighbours.
+--unseen-by-calibration: for the file the reader's confidence was calibrated on
+          (TyDi QA English): index the same half of its articles as the calibration
+          did, and ask only the questions it never asked; those about the other half
+          are unanswerable, as their articles are absent. A held-out report for a file
+          that has no dev split here:
+          python scripts/evaluate.py ../shared/data/qa/tydiqa-en-train.json --mode pipeline \
+              --crowd --unseen-by-calibration --limit 1000
 
 Prints a table and writes the JSON report to --out.
 """
@@ -29,6 +36,7 @@ import json
 import logging
 import os
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -36,11 +44,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import (  # noqa: E402
-    CachingEmbedder, crowd_documents, documents_from_squad, evaluate_pipeline, evaluate_reader, evaluate_retrieval,
+    CALIBRATION_SPLIT_DEFAULTS, CachingEmbedder, calibration_split, crowd_documents, documents_from_squad, evaluate_pipeline, evaluate_reader, evaluate_retrieval,
     sample)
 from qa.index import Embedder, NewsIndex  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
-from qa.reader import ExtractiveReader  # noqa: E402
+from qa.reader import CALIBRATION_FILE, ExtractiveReader  # noqa: E402
 from qa.squad import load_squad  # noqa: E402
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
@@ -64,6 +72,18 @@ def print_table(report: dict) -> None:
             print(f"{row:<{width}}" + "".join(f"  {nested[name].get(row, ''):>14}" for name in nested))
 
 
+def unseen_by_calibration(parser, reader_model: Path, file: Path, articles, examples):
+    """The articles the calibration indexed, and the questions of `file` it never asked."""
+    record = json.loads((reader_model / CALIBRATION_FILE).read_text()) if (reader_model / CALIBRATION_FILE).exists() else {}
+    if file.name not in record.get("fitted_on", []):
+        parser.error(f"the calibration of {reader_model} was not fitted on {file.name} "
+                     f"(fitted on: {', '.join(record.get('fitted_on', [])) or 'nothing recorded'})")
+    split = {**CALIBRATION_SPLIT_DEFAULTS, **record.get("split", {})}
+    chosen = calibration_split(articles, examples, random.Random(split["seed"]), split["questions"],
+                               split["unanswerable_share"])
+    return chosen.indexed, chosen.unseen
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crowd", action="store_true",
                         help="retrieval/pipeline: index the file's articles among ~2,250 others (the BBC archive "
                              "and SQuAD train articles), as a real archive is crowded")
+    parser.add_argument("--unseen-by-calibration", action="store_true",
+                        help="pipeline/retrieval on the calibration's own file: its indexed half, and only the "
+                             "questions the calibration never asked")
     parser.add_argument("--crowd-train-articles", type=int, default=20, help="SQuAD train articles among the crowd")
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="where corpus/ and data/qa/ are")
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"),
@@ -95,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     articles, examples = load_squad(args.file)
+    kept = None  # which of the file's articles are indexed (all, unless --unseen-by-calibration)
+    if args.unseen_by_calibration:
+        if args.mode == "reader":
+            parser.error("--unseen-by-calibration needs --mode pipeline or retrieval (it decides what is indexed)")
+        kept, examples = unseen_by_calibration(parser, args.reader_model, args.file, articles, examples)
     examples = sample(examples, args.limit)
     started = time.time()
     reader = None
@@ -108,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = CachingEmbedder(Embedder.from_settings(settings), args.cache_dir)
         documents = documents_from_squad(articles)
         article_ids = [d.id for d in documents]
-        indexed = documents
+        indexed = documents if kept is None else [documents[i] for i in kept]
         if args.crowd:
             indexed = documents + crowd_documents(args.shared_dir, args.crowd_train_articles)
         build_started = time.time()
@@ -132,11 +160,13 @@ def main(argv: list[str] | None = None) -> int:
             report = evaluate_pipeline(assistant, indexed, examples, article_ids, args.details, dump=args.dump)
             report["passages_read"] = args.passages
             report["first_read"] = [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None
+        if kept is not None:
+            report["unseen_by_calibration"] = {"articles_indexed": len(kept), "of_articles": len(articles)}
         report["index_build_seconds"] = round(build_seconds, 1)
         report["chunks"] = index.stats().chunks
         report["store"] = args.store
         if args.crowd:
-            report["crowd_distractor_documents"] = len(indexed) - len(documents)
+            report["crowd_distractor_documents"] = len(indexed) - len(documents if kept is None else kept)
             report["crowd_squad_train_articles"] = args.crowd_train_articles
     report.update({
         # Which weights were measured, so that reports before and after a fine-tune can be told apart.
@@ -146,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     })
     print_table(report)
-    crowd = "-crowd" if args.crowd else ""
+    crowd = ("-crowd" if args.crowd else "") + ("-unseen" if args.unseen_by_calibration else "")
     out = args.out or Path("runs/eval") / f"{args.file.stem}-{args.mode}{crowd}{'-' + str(args.limit) if args.limit else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

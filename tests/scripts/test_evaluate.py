@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from scripts import evaluate
 from tests.conftest import FIXTURES
 
@@ -32,3 +34,51 @@ def test_retrieval_mode_compares_fusions(tmp_path):
     report = json.loads(out.read_text())
     assert {"dense", "bm25", "rrf"} <= set(report)
     assert report["rrf"]["document_recall@8"] == 100.0
+
+
+def _file(n_articles: int):
+    from qa.squad import SquadArticle, SquadExample
+
+    articles = [SquadArticle(title=f"a{i}", paragraphs=(f"Article {i} says {i}.",)) for i in range(n_articles)]
+    examples = [SquadExample(id=f"q{i}-{j}", title=f"a{i}", context=articles[i].paragraphs[0],
+                             question=f"What does article {i} say?", answers=(str(i),), answer_starts=(0,),
+                             article_index=i) for i in range(n_articles) for j in range(2)]
+    return articles, examples
+
+
+def test_calibration_split_never_reports_on_a_question_it_asked():
+    import random
+
+    from qa.evaluation import calibration_split
+
+    articles, examples = _file(30)
+    split = calibration_split(articles, examples, random.Random(5), questions=10, unanswerable_share=0.33)
+    asked, unseen = {e.id for e in split.asked}, {e.id for e in split.unseen}
+    assert not asked & unseen and asked | unseen == {e.id for e in examples}
+    assert len(split.indexed) == 15 and len(split.asked) == 10 + 4
+    indexed = set(split.indexed)
+    for example in split.asked + split.unseen:  # absent articles make their questions unanswerable
+        assert example.is_impossible == (example.article_index not in indexed)
+        assert bool(example.answers) == (example.article_index in indexed)
+    again = calibration_split(articles, examples, random.Random(5), questions=10, unanswerable_share=0.33)
+    assert [e.id for e in again.unseen] == [e.id for e in split.unseen]
+
+
+def test_unseen_by_calibration_indexes_the_calibrated_half_only(tmp_path):
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    (reader / "calibration.json").write_text(json.dumps(
+        {"fitted_on": ["tiny-squad.json"], "split": {"seed": 0, "questions": 1, "unanswerable_share": 0.5}}))
+    out = tmp_path / "retrieval.json"
+    assert evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "retrieval", "--unseen-by-calibration",
+                          "--reader-model", str(reader), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["unseen_by_calibration"] == {"articles_indexed": 1, "of_articles": 2}
+    assert report["chunks"] == 1
+
+
+def test_unseen_by_calibration_refuses_a_file_the_calibration_never_saw(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "pipeline", "--unseen-by-calibration"])
+    assert stopped.value.code == 2
+    assert "was not fitted on tiny-squad.json" in capsys.readouterr().err
