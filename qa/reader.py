@@ -130,7 +130,7 @@ class Reading:
     passages_read: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Windows:
     """One forward pass: the encoded windows of some passages and their logits.
     `offset` is the position of the first of those passages among all passages read."""
@@ -140,6 +140,7 @@ class _Windows:
     end: np.ndarray
     masks: np.ndarray
     offset: int
+    spans: list[SpanCandidate] | None = None  # found once, by `ExtractiveReader._spans`
 
 
 @dataclass(frozen=True)
@@ -351,35 +352,43 @@ class ExtractiveReader:
         """Candidates of every window in `read`, their probabilities shared across all of them."""
         shared = SharedNormalizer.fit_batches([(w.start, w.end, w.masks) for w in read])
         no_answer = shared.no_answer_probability
-        candidates: list[SpanCandidate] = []
-        for windows in read:
-            encoding, start_logits, end_logits, masks = windows.encoding, windows.start, windows.end, windows.masks
-            for window in range(len(start_logits)):
-                passage_index = windows.offset + int(encoding["overflow_to_sample_mapping"][window])
-                passage = passages[passage_index]
-                offsets = encoding["offset_mapping"][window]
-                null_score = float(start_logits[window][0] + end_logits[window][0])
-                for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window],
-                                                                     masks[window]):
-                    char_start, char_end = int(offsets[token_start][0]), int(offsets[token_end][1])
-                    text = passage.text[char_start:char_end]
-                    if not text.strip() or "\n" in text:
-                        continue  # an answer never crosses a line or paragraph break
-                    candidates.append(SpanCandidate(
-                        document_id=passage.document_id, start=passage.start + char_start,
-                        end=passage.start + char_end, text=text, span_score=score, null_score=null_score,
-                        passage_rank=passage_index, passage_score=passage.score,
-                        probability=shared.probability(score), no_answer_probability=no_answer,
-                        dense_score=passage.dense_score or 0.0,
-                    ))
-        normalized = [normalize_answer(c.text) for c in candidates]
+        spans = [span for windows in read for span in self._spans(passages, windows)]
+        probabilities = [shared.probability(span.span_score) for span in spans]
         totals: dict[str, float] = defaultdict(float)
-        for key, candidate in zip(normalized, candidates):
-            totals[key or candidate.text] += candidate.probability
-        candidates = [replace(c, answer_probability=totals[key or c.text], normalized=key)
-                      for key, c in zip(normalized, candidates)]
+        for span, probability in zip(spans, probabilities):
+            totals[span.normalized or span.text] += probability
+        candidates = [replace(span, probability=probability, no_answer_probability=no_answer,
+                              answer_probability=totals[span.normalized or span.text])
+                      for span, probability in zip(spans, probabilities)]
         candidates.sort(key=lambda c: -c.span_score)
         return candidates
+
+    def _spans(self, passages: list[Passage], windows: _Windows) -> list[SpanCandidate]:
+        """The best spans of one forward pass, before any normalization; kept on `windows`, so
+        that two-step reading does not search the first step's windows again."""
+        if windows.spans is not None:
+            return windows.spans
+        encoding, start_logits, end_logits, masks = windows.encoding, windows.start, windows.end, windows.masks
+        spans: list[SpanCandidate] = []
+        for window in range(len(start_logits)):
+            passage_index = windows.offset + int(encoding["overflow_to_sample_mapping"][window])
+            passage = passages[passage_index]
+            offsets = encoding["offset_mapping"][window]
+            null_score = float(start_logits[window][0] + end_logits[window][0])
+            for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window],
+                                                                 masks[window]):
+                char_start, char_end = int(offsets[token_start][0]), int(offsets[token_end][1])
+                text = passage.text[char_start:char_end]
+                if not text.strip() or "\n" in text:
+                    continue  # an answer never crosses a line or paragraph break
+                spans.append(SpanCandidate(
+                    document_id=passage.document_id, start=passage.start + char_start,
+                    end=passage.start + char_end, text=text, span_score=score, null_score=null_score,
+                    passage_rank=passage_index, passage_score=passage.score,
+                    dense_score=passage.dense_score or 0.0, normalized=normalize_answer(text),
+                ))
+        windows.spans = spans
+        return spans
 
     def best_spans(self, start: np.ndarray, end: np.ndarray, context: np.ndarray) -> list[tuple[int, int, float]]:
         """Top spans of one window: context tokens only (`context` mask), end >= start, bounded length."""
