@@ -136,9 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         embedder = CachingEmbedder(Embedder.from_settings(settings), args.cache_dir)
         documents = documents_from_squad(articles)
         article_ids = [d.id for d in documents]
-        indexed = documents if kept is None else [documents[i] for i in kept]
-        if args.crowd:
-            indexed = documents + crowd_documents(args.shared_dir, args.crowd_train_articles)
+        distractors = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
+        indexed = (documents if kept is None else [documents[i] for i in kept]) + distractors
         build_started = time.time()
         backend = None
         if args.store == "milvus":
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         report["chunks"] = index.stats().chunks
         report["store"] = args.store
         if args.crowd:
-            report["crowd_distractor_documents"] = len(indexed) - len(documents if kept is None else kept)
+            report["crowd_distractor_documents"] = len(distractors)
             report["crowd_squad_train_articles"] = args.crowd_train_articles
     report.update({
         # Which weights were measured, so that reports before and after a fine-tune can be told apart.

@@ -69,12 +69,19 @@ def test_unseen_by_calibration_indexes_the_calibrated_half_only(tmp_path):
     reader.mkdir()
     (reader / "calibration.json").write_text(json.dumps(
         {"fitted_on": ["tiny-squad.json"], "split": {"seed": 0, "questions": 1, "unanswerable_share": 0.5}}))
+    shared = tmp_path / "shared"  # a stand-in for the crowd: two one-chunk news articles
+    (shared / "corpus").mkdir(parents=True)
+    (shared / "corpus" / "bbc-news-2004-2005.jsonl").write_text("".join(
+        json.dumps({"id": f"news-{i}", "category": "business", "text": f"Headline {i}\n\nMarkets moved on day {i}."})
+        + "\n" for i in range(2)))
     out = tmp_path / "retrieval.json"
     assert evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "retrieval", "--unseen-by-calibration",
-                          "--reader-model", str(reader), "--out", str(out)]) == 0
+                          "--reader-model", str(reader), "--crowd", "--crowd-train-articles", "0",
+                          "--shared-dir", str(shared), "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["unseen_by_calibration"] == {"articles_indexed": 1, "of_articles": 2}
-    assert report["chunks"] == 1
+    assert report["crowd_distractor_documents"] == 2
+    assert report["chunks"] == 3  # one of the file's two articles, and the two distractors
 
 
 def test_unseen_by_calibration_refuses_a_file_the_calibration_never_saw(capsys):
