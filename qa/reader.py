@@ -130,17 +130,15 @@ class Reading:
     passages_read: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Windows:
-    """One forward pass: the encoded windows of some passages and their logits.
-    `offset` is the position of the first of those passages among all passages read."""
+    """One forward pass: the logits of the encoded windows of some passages, and their best
+    spans (found once here, so that two-step reading does not search them again)."""
 
-    encoding: object
     start: np.ndarray
     end: np.ndarray
     masks: np.ndarray
-    offset: int
-    spans: list[SpanCandidate] | None = None  # found once, by `ExtractiveReader._spans`
+    spans: list[SpanCandidate]
 
 
 @dataclass(frozen=True)
@@ -333,45 +331,23 @@ class ExtractiveReader:
             return Reading([], 0)
         split = first if 0 < first < len(passages) else len(passages)
         read = [self._forward(question, passages[:split], 0)]
-        candidates = self._candidates(passages, read)
+        candidates = self._candidates(read)
         if split < len(passages) and max((c.answer_probability for c in candidates), default=0.0) < enough:
             read.append(self._forward(question, passages[split:], split))
-            candidates = self._candidates(passages, read)
+            candidates = self._candidates(read)
         return Reading(candidates, split if len(read) == 1 else len(passages))
 
     def _forward(self, question: str, passages: list[Passage], offset: int) -> _Windows:
+        """Read `passages` (at position `offset` among all passages read) in one batched pass."""
         encoding = self.encode(question, [p.text for p in passages])
         start_logits, end_logits = self.logits(encoding)
         masks = np.zeros(start_logits.shape, dtype=bool)
         for window in range(len(encoding["input_ids"])):
             sequence_ids = encoding.sequence_ids(window)
             masks[window, : len(sequence_ids)] = [s == 1 for s in sequence_ids]
-        return _Windows(encoding, start_logits, end_logits, masks, offset)
-
-    def _candidates(self, passages: list[Passage], read: list[_Windows]) -> list[SpanCandidate]:
-        """Candidates of every window in `read`, their probabilities shared across all of them."""
-        shared = SharedNormalizer.fit_batches([(w.start, w.end, w.masks) for w in read])
-        no_answer = shared.no_answer_probability
-        spans = [span for windows in read for span in self._spans(passages, windows)]
-        probabilities = [shared.probability(span.span_score) for span in spans]
-        totals: dict[str, float] = defaultdict(float)
-        for span, probability in zip(spans, probabilities):
-            totals[span.normalized or span.text] += probability
-        candidates = [replace(span, probability=probability, no_answer_probability=no_answer,
-                              answer_probability=totals[span.normalized or span.text])
-                      for span, probability in zip(spans, probabilities)]
-        candidates.sort(key=lambda c: -c.span_score)
-        return candidates
-
-    def _spans(self, passages: list[Passage], windows: _Windows) -> list[SpanCandidate]:
-        """The best spans of one forward pass, before any normalization; kept on `windows`, so
-        that two-step reading does not search the first step's windows again."""
-        if windows.spans is not None:
-            return windows.spans
-        encoding, start_logits, end_logits, masks = windows.encoding, windows.start, windows.end, windows.masks
-        spans: list[SpanCandidate] = []
+        spans: list[SpanCandidate] = []  # before any normalization: `_candidates` shares it over every pass
         for window in range(len(start_logits)):
-            passage_index = windows.offset + int(encoding["overflow_to_sample_mapping"][window])
+            passage_index = int(encoding["overflow_to_sample_mapping"][window])
             passage = passages[passage_index]
             offsets = encoding["offset_mapping"][window]
             null_score = float(start_logits[window][0] + end_logits[window][0])
@@ -384,11 +360,25 @@ class ExtractiveReader:
                 spans.append(SpanCandidate(
                     document_id=passage.document_id, start=passage.start + char_start,
                     end=passage.start + char_end, text=text, span_score=score, null_score=null_score,
-                    passage_rank=passage_index, passage_score=passage.score,
+                    passage_rank=offset + passage_index, passage_score=passage.score,
                     dense_score=passage.dense_score or 0.0, normalized=normalize_answer(text),
                 ))
-        windows.spans = spans
-        return spans
+        return _Windows(start_logits, end_logits, masks, spans)
+
+    def _candidates(self, read: list[_Windows]) -> list[SpanCandidate]:
+        """Candidates of every window in `read`, their probabilities shared across all of them."""
+        shared = SharedNormalizer.fit_batches([(w.start, w.end, w.masks) for w in read])
+        no_answer = shared.no_answer_probability
+        spans = [span for windows in read for span in windows.spans]
+        probabilities = [shared.probability(span.span_score) for span in spans]
+        totals: dict[str, float] = defaultdict(float)
+        for span, probability in zip(spans, probabilities):
+            totals[span.normalized or span.text] += probability
+        candidates = [replace(span, probability=probability, no_answer_probability=no_answer,
+                              answer_probability=totals[span.normalized or span.text])
+                      for span, probability in zip(spans, probabilities)]
+        candidates.sort(key=lambda c: -c.span_score)
+        return candidates
 
     def best_spans(self, start: np.ndarray, end: np.ndarray, context: np.ndarray) -> list[tuple[int, int, float]]:
         """Top spans of one window: context tokens only (`context` mask), end >= start, bounded length."""

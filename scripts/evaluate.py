@@ -44,8 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import (  # noqa: E402
-    CALIBRATION_SPLIT_DEFAULTS, CachingEmbedder, calibration_split, crowd_documents, documents_from_squad, evaluate_pipeline, evaluate_reader, evaluate_retrieval,
-    sample)
+    CALIBRATION_SPLIT_DEFAULTS, CachingEmbedder, calibration_split, crowd_documents, documents_from_squad,
+    evaluate_pipeline, evaluate_reader, evaluate_retrieval, sample)
 from qa.index import Embedder, NewsIndex  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 from qa.reader import CALIBRATION_FILE, ExtractiveReader  # noqa: E402
@@ -74,7 +74,8 @@ def print_table(report: dict) -> None:
 
 def unseen_by_calibration(parser, reader_model: Path, file: Path, articles, examples):
     """The articles the calibration indexed, and the questions of `file` it never asked."""
-    record = json.loads((reader_model / CALIBRATION_FILE).read_text()) if (reader_model / CALIBRATION_FILE).exists() else {}
+    path = reader_model / CALIBRATION_FILE
+    record = json.loads(path.read_text()) if path.exists() else {}
     if file.name not in record.get("fitted_on", []):
         parser.error(f"the calibration of {reader_model} was not fitted on {file.name} "
                      f"(fitted on: {', '.join(record.get('fitted_on', [])) or 'nothing recorded'})")
