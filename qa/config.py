@@ -18,10 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"  # the shipped reader
 DEFAULT_PASSAGES_TO_READ = 10  # crowded archive (18,689 chunks): answer recall@5 92.2, @10 95.8
-# Reading the retriever's best passages first, the rest only when no answer among them is
-# likely enough (qa.reader.ExtractiveReader.read_first), is off by default: it trades
-# accuracy for speed (measured in the README, "A crowded archive").
-DEFAULT_FIRST_READ = 0
+# The retriever's best 5 passages are read first, the other 5 only when no answer among them
+# has a shared probability of 0.5 (qa.reader.ExtractiveReader.read_first). Measured on the
+# crowded archive, 1,000 SQuAD dev questions, 2026-11-26: p50 /ask 131 ms instead of 155 ms,
+# top-1 F1 always answering 74.6 instead of 75.3 (README, "A crowded archive"). 0 reads all at once.
+DEFAULT_FIRST_READ = 5
 DEFAULT_FIRST_READ_ENOUGH = 0.5
 
 

@@ -3,8 +3,9 @@
 
     python scripts/export_onnx.py [--model-dir qa/models/reader]
 
-Writes `model.int8.onnx` (dynamic int8 quantization of the linear layers) beside
-the fp16 safetensors weights. `ExtractiveReader` prefers it when present; compare
+Writes `model.int8.onnx` beside the fp16 safetensors weights: the graph is first fused
+by ONNX Runtime's transformer optimizer (attention, embeddings, GELU, LayerNorm: `fuse`),
+then its linear layers and attention get dynamic int8 quantization. `ExtractiveReader` prefers it when present; compare
 both back ends with `scripts/evaluate.py --reader-backend torch|onnx`.
 
 The file records the sha256 of the safetensors weights it was exported from in the
@@ -51,17 +52,37 @@ def add_weights_hash(path: Path, weights: str | None) -> None:
     onnx.save(model, str(path))
 
 
+def fuse(source: Path, target: Path, config) -> None:
+    """ONNX Runtime's transformer optimizer: attention, embedding + LayerNorm, bias + GELU and
+    skip + LayerNorm each become one fused CPU kernel, before int8 quantization (which then
+    quantizes the fused attention too). Measured on 10 windows of 190 tokens, 2 cores: 166-172 ms
+    a batch instead of 204-227 ms; reader F1 in the model card."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(str(source), model_type="bert", num_heads=config.num_attention_heads,
+                               hidden_size=config.hidden_size)
+    fused = optimized.get_fused_operator_statistics()
+    if not fused.get("Attention"):
+        raise SystemExit(f"the optimizer fused no attention ({fused}); the export pattern changed")
+    LOG.info("fused: %s", {k: v for k, v in fused.items() if v})
+    optimized.save_model_to_file(str(target))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_READER_DIR)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     LOG.setLevel(logging.INFO)
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForQuestionAnswering
 
     weights = weights_sha256(args.model_dir)  # before loading: the bytes the export is made from
-    model = AutoModelForQuestionAnswering.from_pretrained(str(args.model_dir), local_files_only=True).float().eval()
+    # Eager attention exports the plain MatMul/Softmax pattern that ONNX Runtime's transformer
+    # optimizer recognizes; PyTorch's fused SDPA exports a pattern it leaves unfused.
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        str(args.model_dir), local_files_only=True, attn_implementation="eager").float().eval()
     model.config.return_dict = False
     dummy = {
         "input_ids": torch.ones((2, 16), dtype=torch.long),
@@ -77,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             dynamic_axes={**{k: axes for k in dummy}, "start_logits": axes, "end_logits": axes},
             opset_version=17, dynamo=False,
         )
+        fused = Path(tmp) / "model.fused.onnx"
+        fuse(fp32, fused, model.config)
         int8 = Path(tmp) / ONNX_FILE
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # for the fused ops' outputs
         add_weights_hash(int8, weights)
         staged = args.model_dir / f".{ONNX_FILE}.tmp"
         shutil.copyfile(int8, staged)
