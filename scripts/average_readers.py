@@ -7,9 +7,11 @@ Weight-space averaging of fine-tunes that share an initialisation (Wortsman et a
 "Model soups" and "Robust fine-tuning of zero-shot models" / WiSE-FT) usually scores at
 least as well as the best ingredient and holds up better on questions of other styles,
 at no cost at inference: the result is one network of the same size. The tensors are
-averaged in fp32 and saved in fp16 like every shipped reader; config and tokenizer come
-from the first reader. `training.json` records the ingredients and their weights.
-Rerun `export_onnx.py` and `calibrate_reader.py` on the output, as after training.
+averaged in fp32 and saved in the first reader's dtype (fp16 for every shipped reader);
+config and tokenizer come from the first reader. The output folder must be new or empty, so
+no ONNX export, calibration or model card of other weights is left beside the result.
+`training.json` records the ingredients and their weights. Rerun `export_onnx.py` and
+`calibrate_reader.py` on the output, as after training.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no {WEIGHTS} in: {', '.join(missing)}")
     if args.output_dir.resolve() in {r.resolve() for r in args.readers}:
         parser.error("--output-dir must not be one of the readers")
+    if args.output_dir.exists() and any(args.output_dir.iterdir()):
+        parser.error(f"--output-dir {args.output_dir} is not empty: give a new folder")
     try:
         mixed = average([load_file(str(r / WEIGHTS)) for r in args.readers], weights)
     except ValueError as exc:

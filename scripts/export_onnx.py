@@ -5,8 +5,8 @@
 
 Writes `model.int8.onnx` beside the fp16 safetensors weights: the graph is first fused
 by ONNX Runtime's transformer optimizer (attention, embeddings, GELU, LayerNorm: `fuse`),
-then its linear layers and attention get dynamic int8 quantization. `ExtractiveReader` prefers it when present; compare
-both back ends with `scripts/evaluate.py --reader-backend torch|onnx`.
+then its linear layers and attention get dynamic int8 quantization. `ExtractiveReader`
+prefers it when present; compare both back ends with `scripts/evaluate.py --reader-backend torch|onnx`.
 
 The file records the sha256 of the safetensors weights it was exported from in the
 ONNX model's `metadata_props` (key `weights_sha256`), and `ExtractiveReader` refuses

@@ -277,6 +277,12 @@ class Group:
         return sum(len(ids) for ids, _ in self.windows)
 
 
+def training_paragraphs(paragraphs_by_article: dict[int, list[str]], examples: list[SquadExample]) -> list[str]:
+    """Every paragraph once, sorted: the passages `build_groups` retrieves negatives from (and the
+    list `scripts/gpu/bm25_table.py` ranks, so its table's indices mean the same)."""
+    return sorted({p for ps in paragraphs_by_article.values() for p in ps} | {e.context for e in examples})
+
+
 def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, list[str]], tokenizer,
                  rng: random.Random, max_length: int, negatives: int, no_answer_rate: float) -> list[Group]:
     """Shared-normalization training groups: gold window + retrieved negatives per question.
@@ -289,7 +295,7 @@ def build_groups(examples: list[SquadExample], paragraphs_by_article: dict[int, 
     from qa.reader import MAX_QUESTION_TOKENS as SERVING_QUESTION_TOKENS
     from qa.stores.faiss_store import bm25_ranker
 
-    paragraphs = sorted({p for ps in paragraphs_by_article.values() for p in ps} | {e.context for e in examples})
+    paragraphs = training_paragraphs(paragraphs_by_article, examples)
     LOG.info("BM25 over %d paragraphs; tokenizing", len(paragraphs))
     top_bm25 = bm25_ranker(paragraphs)
     encoded = tokenizer(paragraphs, add_special_tokens=False, return_offsets_mapping=True)

@@ -42,6 +42,8 @@ def table_ranker(table: dict):
         def top(question: str, k: int) -> list[tuple[int, float]]:
             if k > table["top"]:
                 raise SystemExit(f"the table holds {table['top']} paragraphs per question; {k} asked")
+            if question not in table["table"]:
+                raise SystemExit(f"question not in the BM25 table (made with another --limit?): {question!r}")
             return [(i, 0.0) for i in table["table"][question][:k]]  # build_groups reads only the order
 
         return top

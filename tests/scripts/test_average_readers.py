@@ -23,7 +23,8 @@ def test_weighted_mean_by_hand():
     ({"x": torch.zeros(2)}, [1.0, 1.0]),           # another tensor name
     ({"w": torch.zeros(3)}, [1.0, 1.0]),           # another shape
     ({"w": torch.zeros(2)}, [1.0]),                 # a weight missing
-    ({"w": torch.zeros(2)}, [1.0, -1.0]),           # a negative weight
+    ({"w": torch.zeros(2)}, [2.0, -1.0]),           # a negative weight
+    ({"w": torch.zeros(2)}, [0.0, 0.0]),            # all weights zero
 ])
 def test_mismatched_readers_are_refused(other, weights):
     with pytest.raises(ValueError):
@@ -47,3 +48,5 @@ def test_cli_writes_a_loadable_folder(tmp_path):
     assert [i["weight"] for i in record["averaged"]] == [0.5, 0.5]
     with pytest.raises(SystemExit):  # writing over an ingredient is refused
         average_readers.main([str(f) for f in folders] + ["--output-dir", str(folders[0])])
+    with pytest.raises(SystemExit):  # so is a folder that already holds files (other weights' export, calibration)
+        average_readers.main([str(f) for f in folders] + ["--output-dir", str(out)])
