@@ -407,6 +407,17 @@ def load_training_files(paths: list[str], first_file: int,
     return examples
 
 
+def first_examples(examples: list[SquadExample], paragraphs_by_article: dict[int, list[str]],
+                   limit: int | None) -> tuple[list[SquadExample], dict[int, list[str]]]:
+    """`--limit`: the first `limit` examples, and only their articles' paragraphs (all when None).
+    `scripts/gpu/bm25_table.py` selects with it too, so its paragraph list is the one trained on."""
+    if not limit:
+        return examples, paragraphs_by_article
+    examples = examples[:limit]
+    keep = {e.article_index for e in examples}
+    return examples, {k: v for k, v in paragraphs_by_article.items() if k in keep}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train-files", nargs="+", default=[str(DEFAULT_DATA)], help="SQuAD-format JSON files")
@@ -468,10 +479,7 @@ def main(argv: list[str] | None = None) -> int:
 
     paragraphs_by_article: dict[int, list[str]] = {}
     examples = load_training_files(args.train_files, 0, paragraphs_by_article)
-    if args.limit:
-        examples = examples[: args.limit]
-        keep = {e.article_index for e in examples}
-        paragraphs_by_article = {k: v for k, v in paragraphs_by_article.items() if k in keep}
+    examples, paragraphs_by_article = first_examples(examples, paragraphs_by_article, args.limit)
     if args.sample and args.sample < len(examples):
         chosen = sorted(random.Random(args.seed).sample(range(len(examples)), args.sample))
         examples = [examples[i] for i in chosen]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import multiprocessing
 import sys
@@ -20,14 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from qa.stores.faiss_store import bm25_ranker  # noqa: E402
-from scripts.train_reader import load_training_files, training_paragraphs  # noqa: E402
+from scripts.gpu.train_bare import digest  # noqa: E402
+from scripts.train_reader import first_examples, load_training_files, training_paragraphs  # noqa: E402
 
 _TOP = None  # the ranker, shared with forked workers
-
-
-def digest(paragraphs: list[str]) -> str:
-    """Names the paragraph list a table was made over; `train_bare` refuses any other list."""
-    return hashlib.sha256("\0".join(paragraphs).encode()).hexdigest()
 
 
 def _rank(job: tuple[list[str], int]) -> list[tuple[str, list[int]]]:
@@ -62,11 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="as train_reader.py --limit")
     args = parser.parse_args(argv)
     by_article: dict[int, list[str]] = {}
-    examples = load_training_files([str(args.train_file)], 0, by_article)
-    if args.limit:
-        examples = examples[: args.limit]
-        keep = {e.article_index for e in examples}
-        by_article = {a: v for a, v in by_article.items() if a in keep}
+    examples, by_article = first_examples(load_training_files([str(args.train_file)], 0, by_article), by_article,
+                                          args.limit)
     paragraphs = training_paragraphs(by_article, examples)
     table = build_table(paragraphs, [e.question for e in examples], args.top)
     with gzip.open(args.out, "wt") as handle:

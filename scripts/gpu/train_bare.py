@@ -33,10 +33,15 @@ def question_cap() -> int:
     raise SystemExit("MAX_QUESTION_TOKENS not found in qa/reader.py")
 
 
+def digest(paragraphs: list[str]) -> str:
+    """Names the paragraph list a BM25 table was made over (`bm25_table.py` writes it, the
+    stand-in ranker checks it); here, not there, because this module must import nothing heavy."""
+    return hashlib.sha256("\0".join(paragraphs).encode()).hexdigest()
+
+
 def table_ranker(table: dict):
     def bm25_ranker(texts: list[str]):
-        digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()
-        if len(texts) != table["paragraphs"] or digest != table["sha256"]:
+        if len(texts) != table["paragraphs"] or digest(texts) != table["sha256"]:
             raise SystemExit("the training paragraphs differ from those the BM25 table was made over")
 
         def top(question: str, k: int) -> list[tuple[int, float]]:
