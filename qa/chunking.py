@@ -11,9 +11,8 @@ Every chunk satisfies `document.text[chunk.start:chunk.end] == chunk.text`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from qa.documents import Document
+from qa.types import Chunk, Document  # noqa: F401
 
 # Words that end with a period without ending a sentence.
 _ABBREVIATIONS = {
@@ -24,16 +23,6 @@ _ABBREVIATIONS = {
 }
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
 _WORD = re.compile(r"\S+")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage of a document; `text == document.text[start:end]`."""
-
-    document_id: str
-    start: int
-    end: int
-    text: str
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -16,14 +16,12 @@ not a feed, a feed whose entries have no text) raises `SkippedArticle` instead:
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import io
 import json
 import logging
 import re
 import xml.sax
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,6 +30,8 @@ import lxml.etree
 import lxml.html
 import pypdf
 import trafilatura
+
+from qa.types import Document, SkippedFile  # noqa: F401  (re-exported until callers move)
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +56,6 @@ class SkippedArticle(ArticleError):
     """
 
 
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file, or one entry of a feed, that was read but not indexed, and why (for the build to report)."""
-
-    path: str
-    reason: str  # complete on its own: for a feed entry it names the entry too
-    entry: str | None = None  # the feed entry's id, link or title when one entry of a feed was skipped
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
 def _library_error(err: Exception) -> str:
     """A parser's own message, kept short: some quote the raw bytes they choked on."""
     message = f"{type(err).__name__}: {err}"
@@ -79,57 +67,6 @@ def _report(skipped: list[SkippedFile] | None, record: SkippedFile) -> None:
     logger.warning("skipped %s", record)
     if skipped is not None:
         skipped.append(record)
-
-
-@dataclass(frozen=True)
-class Document:
-    """One article. `text` is exactly what was indexed; offsets refer to it.
-
-    Metadata is optional and filterable: `published` is an ISO 8601 date (`2005-03-01`)
-    or date-time, `source` the publication or site ("BBC News"), `section` its desk or
-    category. `path` is the file the article was read from (what a sync compares).
-    `pages` holds the offset where each page starts, for articles read from a PDF, so a
-    citation can name its page. `summary_only` marks a feed entry indexed from its summary.
-    """
-
-    id: str
-    title: str
-    text: str
-    url: str | None = None
-    published: str | None = None
-    source: str | None = None
-    section: str | None = None
-    author: str | None = None
-    path: str | None = None
-    pages: tuple[int, ...] | None = None
-    summary_only: bool = False
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        if self.pages is not None:
-            data["pages"] = list(self.pages)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Document:
-        data = dict(data)
-        if data.get("pages") is not None:
-            data["pages"] = tuple(data["pages"])
-        return cls(**data)
-
-    def page_at(self, offset: int) -> int | None:
-        """The 1-based page holding character `offset`, for articles read from a PDF."""
-        if not self.pages:
-            return None
-        return bisect.bisect_right(self.pages, offset) or 1
-
-    @property
-    def date(self) -> str | None:
-        """`published` as `YYYY-MM-DD` (what date filters compare); a bare year or month is its first day."""
-        if not self.published:
-            return None
-        day = self.published[:10]
-        return day + "-01-01"[len(day) - 4:] if len(day) < 10 else day
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%a, %d %b %Y %H:%M:%S %z",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.chunking import split_sentences
@@ -20,34 +20,11 @@ from qa.index import Embedder, Filters, IndexLoadError, NewsIndex, Passage
 from qa.stores.base import StoreBackend
 from qa.stores.faiss_store import FaissBackend
 from qa.reader import ExtractiveReader, SpanCandidate
+from qa.types import Answer  # noqa: F401
 
 LOG = logging.getLogger(__name__)
 GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
 CONTEXT_MARGIN = 800  # characters around an answer searched for its sentence
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A cited answer: `document.text[start:end] == text`; `score` is P(correct) in 0..1."""
-
-    text: str
-    score: float
-    document_id: str
-    title: str
-    start: int
-    end: int
-    context: str
-    context_start: int
-    confident: bool = True  # score at or above the no-answer threshold
-    published: str | None = None  # the article's metadata, when known
-    source: str | None = None
-    section: str | None = None
-    author: str | None = None
-    url: str | None = None
-    page: int | None = None  # the PDF page holding the answer
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

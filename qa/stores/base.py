@@ -21,13 +21,12 @@ stores rank with exactly the same vectors.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.chunking import Chunk
-from qa.documents import Document
+from qa.types import ArchiveStats, Chunk, Document, DocumentPage, Filters, Passage  # noqa: F401
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009), the same in both stores
 
@@ -38,89 +37,6 @@ class IndexLoadError(RuntimeError):
 
 class StoreUnavailableError(IndexLoadError):
     """The store's server cannot be reached (a Milvus cluster that is down): a 503, not a bug."""
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk. `score` is the fused retrieval score in 0..1."""
-
-    chunk_id: int
-    document_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-    score: float
-    dense_rank: int | None = None
-    sparse_rank: int | None = None
-    dense_score: float | None = None  # cosine of question and passage, when the dense retriever ranked it
-
-    def to_dict(self) -> dict:
-        hidden = {"dense_rank", "sparse_rank", "chunk_id", "dense_score"}
-        return {k: v for k, v in asdict(self).items() if k not in hidden}
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which articles a search or a listing may return. Empty fields do not filter.
-
-    Dates are `YYYY-MM-DD` and both ends are inclusive; an article without a date never
-    matches a date filter. Sources and sections match exactly (case-sensitive), several
-    values of one field are alternatives (OR), and different fields combine with AND.
-    """
-
-    date_from: str | None = None
-    date_to: str | None = None
-    sources: tuple[str, ...] = ()
-    sections: tuple[str, ...] = ()
-    document_ids: tuple[str, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        return bool(self.date_from or self.date_to or self.sources or self.sections or self.document_ids)
-
-    def matches(self, document: Document) -> bool:
-        """The reference semantics; each store must select exactly these documents."""
-        if self.document_ids and document.id not in self.document_ids:
-            return False
-        if self.sources and document.source not in self.sources:
-            return False
-        if self.sections and document.section not in self.sections:
-            return False
-        if self.date_from or self.date_to:
-            day = document.date
-            if day is None or (self.date_from and day < self.date_from) or (self.date_to and day > self.date_to):
-                return False
-        return True
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v}
-
-
-@dataclass(frozen=True)
-class ArchiveStats:
-    """What the archive holds: shown by the page's archive view and `GET /documents`."""
-
-    documents: int
-    chunks: int
-    sections: dict[str, int]  # section -> documents
-    sources: dict[str, int]  # source -> documents
-    first_date: str | None
-    last_date: str | None
-    undated: int  # documents without a published date
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class DocumentPage:
-    """One page of a filtered, id-ordered listing of the archive."""
-
-    documents: list[Document]
-    total: int  # documents matching the filters, on all pages
-    offset: int
-    limit: int
 
 
 @dataclass
