@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make run   - set everything up, build the sample index if missing, serve on http://127.0.0.1:8000
 #   make test  - set everything up and run the test suite
+#   make test-fast - the fast unit tests only (fakes, no models)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ INDEX_DIR ?= index/built
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run index test browser clean-index
+.PHONY: install run index test test-fast browser clean-index
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 index: install
-	$(PY) scripts/build_index.py --index-dir $(INDEX_DIR) --if-needed --quiet
+	$(VENV)/bin/newsqa build --index-dir $(INDEX_DIR) --if-needed --quiet
 
 run: index
 	$(PY) -m qa serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
@@ -34,6 +35,9 @@ browser:
 
 test: install browser
 	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest tests/unit -q
 
 clean-index:
 	rm -rf $(INDEX_DIR)

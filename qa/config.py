@@ -24,6 +24,7 @@ DEFAULT_PASSAGES_TO_READ = 10  # crowded archive (18,689 chunks): answer recall@
 # top-1 F1 always answering 74.6 instead of 75.3 (README, "A crowded archive"). 0 reads all at once.
 DEFAULT_FIRST_READ = 5
 DEFAULT_FIRST_READ_ENOUGH = 0.5
+FEEDBACK_FILE = "feedback.sqlite3"  # the feedback database's name in the index folder, by default
 
 
 def default_embedding_model() -> Path:
@@ -72,9 +73,16 @@ class Settings(BaseSettings):
     # service times. Past it /ask and the question page answer 503 at once.
     max_in_flight: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1)
     request_timeout_s: float = Field(10.0, gt=0, description="an /ask slower than this answers 503")
+    # People's verdicts on answers (qa.feedback), whichever store holds the archive.
+    feedback_db: Path | None = Field(None, description="the feedback database (default: "
+                                                        "<index_dir>/feedback.sqlite3)")
 
     def embedding_model_path(self) -> Path:
         return self.embedding_model or default_embedding_model()
+
+    def feedback_path(self) -> Path:
+        """Where feedback is kept: `feedback_db`, or `feedback.sqlite3` in `index_dir`."""
+        return self.feedback_db or self.index_dir / FEEDBACK_FILE
 
 
 @lru_cache

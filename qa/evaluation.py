@@ -23,11 +23,12 @@ import numpy as np
 
 from tqdm import tqdm
 
-from qa.documents import Document, slugify
+from qa.ingestion import slugify
 from qa.index import NewsIndex, Passage
 from qa.pipeline import Assistant
 from qa.reader import ExtractiveReader
 from qa.squad import SquadArticle, SquadExample, best_over_truths, exact_match, f1_score, normalize_answer
+from qa.types import Document
 
 LOG = logging.getLogger(__name__)
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -158,6 +159,33 @@ def candidate_features(candidate, probability: float) -> dict:
             "passage_rank": candidate.passage_rank}
 
 
+def _tally_question(tally: Tally, example: SquadExample, result, top: str, article_ids: list[str],
+                    has_impossible: bool) -> None:
+    """Add one question's scores (`result`: its `AskResult`; `top`: the answer given, "" for none)."""
+    truths = () if example.is_impossible else example.answers
+    if not example.is_impossible:
+        forced = result.candidates[0][0].text if result.candidates else ""
+        confident = [a.text for a in result.answers if a.confident]
+        tally.add("top1_exact_match", best_over_truths(exact_match, top, truths))
+        tally.add("top1_f1", best_over_truths(f1_score, top, truths))
+        tally.add("top3_exact_match", max([best_over_truths(exact_match, a, truths) for a in confident],
+                                          default=0.0))
+        tally.add("top3_f1", max([best_over_truths(f1_score, a, truths) for a in confident], default=0.0))
+        tally.add("forced_top1_exact_match", best_over_truths(exact_match, forced, truths))
+        tally.add("forced_top1_f1", best_over_truths(f1_score, forced, truths))
+        tally.add("forced_top3_f1", max([best_over_truths(f1_score, c.text, truths)
+                                         for c, _ in result.candidates[:3]], default=0.0))
+        _tally_recall(tally, result.passages, article_ids[example.article_index], truths)
+        tally.add("answered", float(not result.no_answer))
+        if not result.no_answer:
+            tally.add("confident_accuracy", float(best_over_truths(f1_score, top, truths) >= CORRECT_F1))
+    if has_impossible:
+        tally.add("with_no_answer_f1", best_over_truths(f1_score, top, truths))
+        tally.add("no_answer_accuracy", float(result.no_answer == example.is_impossible))
+        if example.is_impossible:
+            tally.add("unanswerable_rejected", float(result.no_answer))
+
+
 def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples: list[SquadExample],
                       article_ids: list[str], details: bool = False, dump=None) -> dict:
     """Questions through `Assistant.ask` against an index of `documents`.
@@ -190,27 +218,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             predictions.append({"id": example.id, "question": example.question, "answer": top,
                                 "score": result.answers[0].score if result.answers else None, "gold": list(truths),
                                 "f1": round(100 * best_over_truths(f1_score, top, truths), 1)})
-        if not example.is_impossible:
-            forced = result.candidates[0][0].text if result.candidates else ""
-            confident = [a.text for a in result.answers if a.confident]
-            tally.add("top1_exact_match", best_over_truths(exact_match, top, truths))
-            tally.add("top1_f1", best_over_truths(f1_score, top, truths))
-            tally.add("top3_exact_match", max([best_over_truths(exact_match, a, truths) for a in confident],
-                                              default=0.0))
-            tally.add("top3_f1", max([best_over_truths(f1_score, a, truths) for a in confident], default=0.0))
-            tally.add("forced_top1_exact_match", best_over_truths(exact_match, forced, truths))
-            tally.add("forced_top1_f1", best_over_truths(f1_score, forced, truths))
-            tally.add("forced_top3_f1", max([best_over_truths(f1_score, c.text, truths)
-                                             for c, _ in result.candidates[:3]], default=0.0))
-            _tally_recall(tally, result.passages, article_ids[example.article_index], truths)
-            tally.add("answered", float(not result.no_answer))
-            if not result.no_answer:
-                tally.add("confident_accuracy", float(best_over_truths(f1_score, top, truths) >= CORRECT_F1))
-        if has_impossible:
-            tally.add("with_no_answer_f1", best_over_truths(f1_score, top, truths))
-            tally.add("no_answer_accuracy", float(result.no_answer == example.is_impossible))
-            if example.is_impossible:
-                tally.add("unanswerable_rejected", float(result.no_answer))
+        _tally_question(tally, example, result, top, article_ids, has_impossible)
     if dump_file:
         dump_file.close()
     return {"mode": "pipeline", "questions": len(examples), "documents": len(documents), **tally.report(),
@@ -275,7 +283,7 @@ def crowd_documents(shared_dir, squad_train_articles: int = 20, seed: int = 7) -
     for a newsroom's own archive; a seeded sample of SQuAD *train* articles adds
     encyclopaedic neighbours (never a dev article: train and dev share none).
     """
-    from qa.documents import load_articles
+    from qa.ingestion import load_articles
     from qa.squad import load_squad
 
     shared_dir = Path(shared_dir)

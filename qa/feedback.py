@@ -1,8 +1,9 @@
 """People's verdicts on answers ("right" / "wrong", with the span that is right), kept for
 fine-tuning the reader.
 
-Feedback lives in one SQLite file next to the index (`<index_dir>/feedback.sqlite3`),
-outside the version folders, so rebuilds and their pruning never touch it. Each row
+Feedback lives in one SQLite file, by default next to the index (`<index_dir>/feedback.sqlite3`;
+`NEWSQA_FEEDBACK_DB` puts it elsewhere, see `Settings.feedback_path`), outside the version
+folders, so rebuilds and their pruning never touch it. Each row
 records the answer exactly as cited (document id and character offsets), so that
 `scripts/export_feedback.py` can turn it into SQuAD training data later; the index and
 reader versions it was given against say which archive and which weights it judged.
@@ -24,9 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from qa.documents import Document
+from qa.config import FEEDBACK_FILE
+from qa.types import Document
 
-FEEDBACK_FILE = "feedback.sqlite3"
 VERDICTS = ("right", "wrong")
 MAX_NOTE_CHARS = 2000
 _QUOTED = 80  # characters of article text quoted in an error message
@@ -52,15 +53,16 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 
 class FeedbackError(ValueError):
-    """Feedback that cannot be stored; `status` is the HTTP status that says why (404, 422)."""
+    """Feedback that cannot be stored, and why (offsets that do not cite the article, ...)."""
 
-    def __init__(self, reason: str, status: int = 422) -> None:
-        super().__init__(reason)
-        self.status = status
+
+class UnknownDocumentError(FeedbackError):
+    """The feedback cites an article the index does not hold."""
 
 
 class FeedbackUnavailable(RuntimeError):
-    """The feedback file cannot be opened or written (a read-only or full disk): a 503, not a bug."""
+    """The feedback file cannot be opened or written (a read-only or full disk): the service is
+    unavailable for now, not a bug."""
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,12 @@ def validate(feedback: Feedback, document: Document | None) -> Feedback:
 
     Offsets must cite the article as indexed: the answer must be exactly
     `document.text[start:end]`, so that the exported training span is what the person saw.
-    Raises FeedbackError (404 for an unknown article, 422 otherwise) with the reason.
+    Raises FeedbackError (UnknownDocumentError for an article the index does not hold) with the reason.
     """
     if feedback.verdict not in VERDICTS:
         raise FeedbackError(f"verdict must be 'right' or 'wrong', not {feedback.verdict!r}")
     if document is None:
-        raise FeedbackError(f"no document with id {feedback.document_id!r}", 404)
+        raise UnknownDocumentError(f"no document with id {feedback.document_id!r}")
     text, length = document.text, len(document.text)
     if not 0 <= feedback.start < feedback.end <= length:
         raise FeedbackError(f"start and end must satisfy 0 <= start < end <= {length} (the article's length); "

@@ -1,26 +1,23 @@
 """Question answering end to end: retrieve passages, read spans, rank, cite.
 
 `Assistant.ask` is the one code path behind `/ask`, the web page, the CLI and
-`scripts/evaluate.py --mode pipeline`. `LiveIndex` keeps the served index current:
-it notices when a rebuild has swapped the index directory's `CURRENT` pointer and
-loads the new version in the background while the old one keeps serving.
+`scripts/evaluate.py --mode pipeline`. The served index is a `qa.live.LiveIndex` (kept
+current as writes swap versions) or a fixed `NewsIndex`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from qa.chunking import split_sentences
 from qa.config import DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ, Settings
-from qa.index import Embedder, Filters, IndexLoadError, NewsIndex, Passage
-from qa.stores.base import StoreBackend
-from qa.stores.faiss_store import FaissBackend
-from qa.reader import ExtractiveReader, SpanCandidate
-from qa.types import Answer  # noqa: F401
+from qa.index import NewsIndex
+from qa.live import LiveIndex
+from qa.reader import ExtractiveReader, Reading, SpanCandidate
+from qa.stores.base import IndexLoadError
+from qa.types import Answer, Filters, Passage
 
 LOG = logging.getLogger(__name__)
 GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
@@ -55,148 +52,7 @@ class AskResult:
         }
 
 
-NO_INDEX = "no index has been built yet"
 NO_MATCH = "No article in the archive matches these filters; widen the dates or remove a filter."
-
-
-@dataclass(frozen=True)
-class IndexHealth:
-    """What `/healthz` reports about the index, from one consistent look at `LiveIndex`."""
-
-    served_version: str | None  # the version answering questions, None when none is loaded
-    current_version: str | None  # what `CURRENT` names on disk right now
-    error: str | None  # why the last load failed (or fell back); cleared by the next good load
-    loading: bool
-
-    @property
-    def status(self) -> str:
-        """"degraded" only when an error is why the served version is not the current one:
-        a reload that is merely under way (versions differ, no error) is still "ok"."""
-        if self.served_version is None:
-            return "no_index"
-        if self.error is not None and self.served_version != self.current_version:
-            return "degraded"
-        return "ok"
-
-
-class LiveIndex:
-    """The current version of a store, reloaded when a rebuild swaps it.
-
-    One load runs at a time: the check of `CURRENT` and the claim of the loading flag
-    happen under one lock, so concurrent requests start one reload, not one each. A
-    failed hot reload keeps the old index serving and is kept in `error` (and shown as
-    "degraded" by `/healthz`); the broken version is not retried until `CURRENT` changes
-    or `load` is called. Error texts name versions, never paths, so clients may see them.
-    """
-
-    def __init__(self, backend: StoreBackend | str | Path, embedder: Embedder, check_interval: float = 1.0) -> None:
-        self.backend = FaissBackend(backend) if isinstance(backend, (str, Path)) else backend
-        self.embedder = embedder
-        self.check_interval = check_interval
-        self._index: NewsIndex | None = None
-        self._attempted: str | None = None  # the `CURRENT` value last loaded or tried
-        self._error: str | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
-        self._loading = False
-        self.reloads = 0  # loads started, the first one included
-
-    def load(self, timeout: float = 60.0) -> None:
-        """Load the current version now (at start-up, or when asked to); a failure is kept as `error`.
-
-        With nothing served yet, a damaged current version falls back to the newest valid
-        older one (`error` then says so); a load already running is waited for first.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if not self._loading:
-                    self._loading = True
-                    self.reloads += 1
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("another index load is still running")
-            time.sleep(0.05)
-        try:
-            version = self._current_version()
-        except IndexLoadError as err:  # the store cannot be reached: say why, serve nothing new
-            LOG.error("index not loaded: %s", err)
-            with self._lock:
-                self._error, self._loading = str(err), False
-            return
-        self._reload(version)
-
-    def _reload(self, version: str | None) -> None:
-        """Load `version`; the caller has claimed `_loading`, which this releases."""
-        try:
-            if version is None:
-                with self._lock:
-                    self._attempted, self._error = None, None if self._index is not None else NO_INDEX
-                return
-            fallback = self._index is None  # while serving, a bad new version must not replace a good one
-            index = NewsIndex.open(self.backend, self.embedder, version=version, fallback=fallback)
-        except (IndexLoadError, OSError, ValueError, KeyError) as err:
-            LOG.error("index version %s not loaded: %s", version, err)
-            with self._lock:
-                self._error = str(err)
-                self._attempted = version  # do not retry the same broken version in a loop
-        else:
-            with self._lock:
-                self._index, self._attempted, self._error = index, version, index.fallback_reason
-        finally:
-            with self._lock:
-                self._loading = False
-
-    def get(self) -> NewsIndex | None:
-        """The served index; starts a background reload when the current version has changed.
-
-        The version is looked up outside the lock: for a Milvus cluster it is a network call,
-        which must not hold up other requests (nor `/healthz`) while it waits."""
-        now = time.monotonic()
-        with self._lock:
-            if self._loading or now - self._checked < self.check_interval:
-                return self._index
-            self._checked = now
-        try:
-            version = self._current_version()
-        except IndexLoadError as err:  # a store server that is down: keep serving what is loaded
-            with self._lock:
-                self._error = str(err)
-                return self._index
-        with self._lock:
-            if self._loading or version is None or version == self._attempted:
-                return self._index
-            self._loading = True
-            self.reloads += 1
-            served = self._index
-        if served is None:
-            self._reload(version)  # nothing to serve yet: load in the foreground
-            return self._index
-        threading.Thread(target=self._reload, args=(version,), daemon=True, name="index-reload").start()
-        return served
-
-    def _current_version(self) -> str | None:
-        return self.backend.current_version()
-
-    def health(self) -> IndexHealth:
-        try:
-            current = self._current_version()
-        except IndexLoadError as err:
-            with self._lock:
-                served = self._index.version if self._index is not None else None
-                return IndexHealth(served, None, str(err), self._loading)
-        with self._lock:
-            served = self._index.version if self._index is not None else None
-            return IndexHealth(served, current, self._error, self._loading)
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    def wait_for_reload(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._loading and time.monotonic() < deadline:
-            time.sleep(0.05)
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[str, int]:
@@ -250,6 +106,15 @@ def _check_deadline(deadline: float | None, stage: str) -> None:
         raise DeadlineExceeded(f"the question ran past its time limit ({stage})")
 
 
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _matches_nothing(index: NewsIndex, filters: Filters | None) -> bool:
+    """Active `filters` that select no article of `index` (then there is nothing to read)."""
+    return filters is not None and filters.active and index.documents(filters, limit=0).total == 0
+
+
 def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
     if a.normalized and a.normalized == b.normalized:
         return True
@@ -259,8 +124,9 @@ def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
 class Assistant:
     """Retriever + reader + calibrated ranking; the model objects are loaded once."""
 
-    def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader, passages_to_read: int = DEFAULT_PASSAGES_TO_READ,
-                 threshold: float | None = None, first_read: int = DEFAULT_FIRST_READ,
+    def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader,
+                 passages_to_read: int = DEFAULT_PASSAGES_TO_READ, threshold: float | None = None,
+                 first_read: int = DEFAULT_FIRST_READ,
                  first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH) -> None:
         self.index = index
         self.reader = reader
@@ -306,37 +172,61 @@ class Assistant:
         if index is None:
             raise IndexLoadError("no index is loaded")
         question = " ".join(question.split())
-        passages = index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
-        if not passages and filters is not None and filters.active and index.documents(filters, limit=0).total == 0:
-            took_ms = round((time.perf_counter() - started) * 1000, 1)
-            return AskResult(question, [], [], took_ms, no_answer=True, message=NO_MATCH)
+        passages = self.retrieve(index, question, top_k, filters)
+        if not passages and _matches_nothing(index, filters):
+            return AskResult(question, [], [], _elapsed_ms(started), no_answer=True, message=NO_MATCH)
         _check_deadline(deadline, "after retrieval")
-        reading = self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
-        candidates = reading.candidates
+        reading = self.read(question, passages)
         _check_deadline(deadline, "after reading")
+        kept = self.rank(reading.candidates)
+        confident = bool(kept) and kept[0][1] >= self.threshold
+        answers = [self.cite(index, candidate, probability)
+                   for candidate, probability in self.select(kept, confident, top_k, min_score)]
+        if recency_half_life_days is not None and len(answers) > 1:
+            answers = by_recency(answers, recency_half_life_days, index.stats())
+        return AskResult(question, answers, passages, _elapsed_ms(started), no_answer=not confident, candidates=kept,
+                         passages_read=reading.passages_read)
+
+    # -- the steps of `ask` ------------------------------------------------------------------------
+    def retrieve(self, index: NewsIndex, question: str, top_k: int, filters: Filters | None) -> list[Passage]:
+        """The passages to read: `passages_to_read` of them, or `top_k` when that is more."""
+        return index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
+
+    def read(self, question: str, passages: list[Passage]) -> Reading:
+        """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`)."""
+        return self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+
+    def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
+        """Candidates with their calibrated probability, best first, each answer once: a span is dropped
+        when a better one has the same normalized text or overlaps it in the same article."""
         scored = sorted(((c, self.reader.calibration.probability(c)) for c in candidates), key=lambda cp: -cp[1])
         kept: list[tuple[SpanCandidate, float]] = []
         for candidate, probability in scored:
             if not any(_same_answer(candidate, other) for other, _ in kept):
                 kept.append((candidate, probability))
-        confident = bool(kept) and kept[0][1] >= self.threshold
-        answers = []
+        return kept
+
+    def select(self, kept: list[tuple[SpanCandidate, float]], confident: bool, top_k: int,
+               min_score: float) -> list[tuple[SpanCandidate, float]]:
+        """The ranked candidates shown: at most `top_k`, none under `min_score` or `GUESS_FLOOR`,
+        and when the best is `confident`, only the ones at or above the threshold."""
+        chosen: list[tuple[SpanCandidate, float]] = []
         for candidate, probability in kept:
-            if len(answers) >= top_k or probability < max(min_score, GUESS_FLOOR):
+            if len(chosen) >= top_k or probability < max(min_score, GUESS_FLOOR):
                 break
             if confident and probability < self.threshold:
                 break  # confident answers are never padded with guesses
-            document = index.document(candidate.document_id)
-            context, context_start = sentence_around(document.text, candidate.start, candidate.end)
-            answers.append(Answer(
-                text=candidate.text, score=round(probability, 4), document_id=candidate.document_id,
-                title=document.title, start=candidate.start, end=candidate.end, context=context,
-                context_start=context_start, confident=probability >= self.threshold, published=document.published,
-                source=document.source, section=document.section, author=document.author, url=document.url,
-                page=document.page_at(candidate.start),
-            ))
-        if recency_half_life_days is not None and len(answers) > 1:
-            answers = by_recency(answers, recency_half_life_days, index.stats())
-        took_ms = round((time.perf_counter() - started) * 1000, 1)
-        return AskResult(question, answers, passages, took_ms, no_answer=not confident, candidates=kept,
-                         passages_read=reading.passages_read)
+            chosen.append((candidate, probability))
+        return chosen
+
+    def cite(self, index: NewsIndex, candidate: SpanCandidate, probability: float) -> Answer:
+        """The answer `candidate` gives, with its sentence, page and article metadata."""
+        document = index.document(candidate.document_id)
+        context, context_start = sentence_around(document.text, candidate.start, candidate.end)
+        return Answer(
+            text=candidate.text, score=round(probability, 4), document_id=candidate.document_id,
+            title=document.title, start=candidate.start, end=candidate.end, context=context,
+            context_start=context_start, confident=probability >= self.threshold, published=document.published,
+            source=document.source, section=document.section, author=document.author, url=document.url,
+            page=document.page_at(candidate.start),
+        )

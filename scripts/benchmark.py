@@ -28,11 +28,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from qa.app import Services, create_app, serve_in_background  # noqa: E402
+from web.app import create_app, serve_in_background  # noqa: E402
+from web.deps import Services  # noqa: E402
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402
-from qa.index import Embedder, rebuild_index  # noqa: E402
-from qa.pipeline import Assistant, LiveIndex  # noqa: E402
+from qa.embedding import Embedder  # noqa: E402
+from qa.live import LiveIndex  # noqa: E402
+from qa.pipeline import Assistant  # noqa: E402
+from qa.sync import rebuild_index  # noqa: E402
 from qa.reader import ExtractiveReader  # noqa: E402
 from qa.squad import load_squad  # noqa: E402
 

@@ -27,9 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import Settings  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
-from qa.index import ChangeSet, Filters, embedding_info  # noqa: E402
-from qa.stores.faiss_store import FaissBackend  # noqa: E402
-from qa.stores.milvus_store import MilvusBackend  # noqa: E402
+from qa.stores import folder_backend  # noqa: E402
+from qa.stores.base import ChangeSet  # noqa: E402
+from qa.stores.milvus import MilvusBackend  # noqa: E402
+from qa.sync import embedding_info  # noqa: E402
+from qa.types import Filters  # noqa: E402
 from scripts.benchmark_scale import CHUNKING, QUESTIONS, base_vectors, scaled_archive, timed  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     filters = {"none": None, "section": Filters(sections=("politics",)),
                "month": Filters(date_from="2005-03-01", date_to="2005-03-31")}
     with tempfile.TemporaryDirectory(prefix="newsqa-stores-") as tmp:
-        for name, backend in (("faiss", FaissBackend(Path(tmp) / "faiss")),
+        for name, backend in (("faiss", folder_backend(Path(tmp) / "faiss")),
                               ("milvus-lite", MilvusBackend(str(Path(tmp) / "milvus.db"), "bench"))):
             row: dict = {}
             started = time.perf_counter()

@@ -6,7 +6,7 @@
         --out docs/eval/extraction-quality.json
 
 For each parser (`old`: the `_VisibleText` parser read from git at `--baseline`, as
-`extraction_report.py` loads it; `new`: `qa.documents` as the build loads pages now), the
+`extraction_report.py` loads it; `new`: `qa.ingestion` as the build loads pages now), the
 saved pages in `--pages` are indexed as one archive (`NewsIndex.build`, dense + BM25, as the
 build indexes), and every question of the SQuAD v1.1 file goes through `Assistant.ask`, the
 code path behind `/ask`. The gold answers are spans of the article and are matched by text
@@ -34,13 +34,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from qa import documents  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.index import NewsIndex  # noqa: E402
+from qa.ingestion import load_file  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 from qa.reader import ExtractiveReader  # noqa: E402
 from qa.squad import SquadExample, best_over_truths, exact_match, f1_score, load_squad  # noqa: E402
+from qa.types import Document  # noqa: E402
 from scripts.extraction_report import BASELINE, Loader, old_loader  # noqa: E402
 
 QUESTIONS = ROOT / "docs" / "eval" / "saved-pages-questions.json"
@@ -60,17 +61,17 @@ def in_article(text: str, start: int, end: int, lines: set[str]) -> bool:
     return all(" ".join(line.split()) in lines for line in touched)
 
 
-def load_pages(loader: Loader, pages: list[Path]) -> list[documents.Document]:
+def load_pages(loader: Loader, pages: list[Path]) -> list[Document]:
     """Each page as one document of today's `Document` class (the old module has its own), id the file's stem."""
     loaded = []
     for page in pages:
         data = loader(page).to_dict()
         data["id"] = page.stem
-        loaded.append(documents.Document.from_dict(data))
+        loaded.append(Document.from_dict(data))
     return loaded
 
 
-def evaluate(assistant: Assistant, archive: dict[str, documents.Document], lines: dict[str, set[str]],
+def evaluate(assistant: Assistant, archive: dict[str, Document], lines: dict[str, set[str]],
              examples: list[SquadExample]) -> tuple[dict[str, float], list[dict]]:
     """Top-1 EM/F1 and answers from boilerplate, always answering and with abstention, as percentages."""
     sums = dict.fromkeys(("em", "f1", "boilerplate", "answered", "confident_em", "confident_f1",
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     embedder = Embedder.from_settings(settings)
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
-    loaders: dict[str, Loader] = {"old": old_loader(args.baseline), "new": lambda path: documents.load_file(path)[0]}
+    loaders: dict[str, Loader] = {"old": old_loader(args.baseline), "new": lambda path: load_file(path)[0]}
 
     started = time.time()
     report: dict = {"questions": len(examples), "pages": [p.name for p in pages], "baseline": args.baseline,

@@ -13,9 +13,9 @@ as the build chunks), the article words kept, the other words kept, and the shar
 the article's words found, for:
 
 - `old`: the `_VisibleText` parser, read from git at `--baseline` (it has since been replaced);
-- `new`: `qa.documents` as the build loads pages now;
+- `new`: `qa.ingestion` as the build loads pages now;
 - with `--modes`, also trafilatura's precision, balanced and recall modes one by one
-  (each on the page as `qa.documents` prepares it), to compare them.
+  (each on the page as `qa.ingestion.html` prepares it), to compare them.
 """
 
 from __future__ import annotations
@@ -32,13 +32,16 @@ import trafilatura
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from qa import documents  # noqa: E402
 from qa.chunking import chunk_document  # noqa: E402
+from qa.ingestion import load_file  # noqa: E402
+from qa.ingestion.common import _clean_lines  # noqa: E402
+from qa.ingestion.html import _parse_page  # noqa: E402
+from qa.types import Document  # noqa: E402
 
 BASELINE = "cb0bdfd"  # the last commit whose qa/documents.py read HTML with `_VisibleText`
 MODES = {"precision": {"favor_precision": True}, "balanced": {}, "recall": {"favor_recall": True}}
 
-Loader = Callable[[Path], documents.Document]
+Loader = Callable[[Path], Document]
 
 
 def old_loader(commit: str) -> Loader:
@@ -52,12 +55,12 @@ def old_loader(commit: str) -> Loader:
 
 
 def mode_loader(options: dict[str, bool]) -> Loader:
-    """One trafilatura mode alone, on the page as `qa.documents` prepares it (whitespace, inline tags)."""
-    def load(path: Path) -> documents.Document:
-        page = trafilatura.bare_extraction(documents._parse_page(path), with_metadata=True, include_comments=False,
+    """One trafilatura mode alone, on the page as `qa.ingestion.html` prepares it (whitespace, inline tags)."""
+    def load(path: Path) -> Document:
+        page = trafilatura.bare_extraction(_parse_page(path), with_metadata=True, include_comments=False,
                                            **options)
-        text = documents._clean_lines(page.text) if page is not None and page.text else ""
-        return documents.Document(id=path.stem, title=path.stem, text=text)
+        text = _clean_lines(page.text) if page is not None and page.text else ""
+        return Document(id=path.stem, title=path.stem, text=text)
     return load
 
 
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the numbers here too")
     args = parser.parse_args(argv)
 
-    loaders: dict[str, Loader] = {"old": old_loader(args.baseline), "new": lambda path: documents.load_file(path)[0]}
+    loaders: dict[str, Loader] = {"old": old_loader(args.baseline), "new": lambda path: load_file(path)[0]}
     if args.modes:
         loaders.update({name: mode_loader(options) for name, options in MODES.items()})
     pages = sorted(p for p in args.pages.glob("*.htm*") if p.with_suffix(".expected").is_file())

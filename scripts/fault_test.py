@@ -3,7 +3,7 @@
 
     python scripts/fault_test.py                 # the sample articles, results in docs/faults.json
 
-For each point of `qa.index.PAUSE_POINTS` (embedding, vectors_written, before_rename,
+For each point of `qa.faults.PAUSE_POINTS` (embedding, vectors_written, before_rename,
 before_swap, after_swap) a new article is added to a private copy of the articles
 and `scripts/build_index.py` is started with `NEWSQA_TEST_PAUSE_AT=<point>`; when it
 reports that it has paused there, it gets SIGKILL (no clean-up handler runs, as in a
@@ -35,7 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
-from qa.index import PAUSE_ENV, PAUSE_POINTS, Embedder, IndexLoadError, NewsIndex, rebuild_index  # noqa: E402
+from qa.faults import PAUSE_ENV, PAUSE_POINTS  # noqa: E402
+from qa.index import Embedder, IndexLoadError, NewsIndex  # noqa: E402
+from qa.stores import folder_backend  # noqa: E402
+from qa.sync import rebuild_index  # noqa: E402
 
 BUILD_SCRIPT = Path(__file__).resolve().parent / "build_index.py"
 PAUSE_TIMEOUT_S = 180
@@ -75,7 +78,7 @@ def partials(index_dir: Path) -> list[str]:
 def served(index_dir: Path, embedder: Embedder) -> tuple[NewsIndex | None, str | None]:
     """The index `CURRENT` names, loaded strictly (no fallback), or the reason it does not load."""
     try:
-        return NewsIndex.load(index_dir, embedder, fallback=False), None
+        return NewsIndex.open(folder_backend(index_dir), embedder, fallback=False), None
     except IndexLoadError as err:
         return None, str(err)
 

@@ -78,9 +78,10 @@ def target(args):
         return
     from pydantic import SecretStr
 
-    from qa.app import create_app, serve_in_background
-    from qa.index import Embedder, rebuild_index
-    from qa.services import load_services
+    from web.app import create_app, serve_in_background
+    from qa.embedding import Embedder
+    from qa.sync import rebuild_index
+    from web.deps import load_services
 
     with ExitStack() as stack:
         index_dir = args.index_dir
@@ -99,7 +100,7 @@ def target(args):
             def emit(self, record):
                 errors[record.getMessage()[:120]] += 1
 
-        logging.getLogger("qa.app").addHandler(CountErrors(logging.ERROR))
+        logging.getLogger("web.errors").addHandler(CountErrors(logging.ERROR))
         url = stack.enter_context(serve_in_background(create_app(services=services)))
         logging.getLogger("uvicorn.error").setLevel(logging.ERROR)  # "Invalid HTTP request" by the thousand
         yield url, {"server": "in-process", "index_dir": str(index_dir), "max_in_flight": settings.max_in_flight,

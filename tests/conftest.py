@@ -12,11 +12,14 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from qa.app import Services, create_app  # noqa: E402
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
-from qa.index import Embedder, rebuild_index  # noqa: E402
-from qa.pipeline import Assistant, LiveIndex  # noqa: E402
+from qa.embedding import Embedder  # noqa: E402
+from qa.live import LiveIndex  # noqa: E402
+from qa.pipeline import Assistant  # noqa: E402
+from qa.sync import rebuild_index  # noqa: E402
 from qa.reader import ExtractiveReader  # noqa: E402
+from web.app import create_app  # noqa: E402
+from web.deps import Services  # noqa: E402
 
 SAMPLE_ARTICLES = PROJECT_ROOT / "index" / "articles"
 SAMPLE_ID = "un-security-council-aleppo"

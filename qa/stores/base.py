@@ -1,26 +1,41 @@
-"""The storage interface: what the index facade (`qa.index.NewsIndex`) needs from a store.
+"""The storage interface: what the index facade (`qa.index.NewsIndex`) and the writer
+(`qa.sync.sync_index`) need from a store.
 
-Two back ends implement it: `qa.stores.faiss_store` (FAISS + bm25s + SQLite in a local
-folder, the default) and `qa.stores.milvus_store` (Milvus Lite or a Milvus cluster).
-The reader, the pipeline, the API and the pages only see `NewsIndex`; which store serves
-it is configuration (`NEWSQA_STORE=faiss|milvus`).
+Two back ends implement it: `qa.stores.faiss` (FAISS + bm25s + SQLite in a local folder, the
+default) and the Milvus store (Milvus Lite or a Milvus cluster). Nothing outside `qa.stores`
+names either: `qa.stores` makes them (`backend_from_settings`, `folder_backend`,
+`temporary_backend`), and the configuration picks one (`NEWSQA_STORE=faiss|milvus`).
 
 Two objects per back end:
 
 - a `StoreBackend` is a *place* (an index folder, a Milvus URI and collection name). It
-  says which version is current (cheap, polled by `LiveIndex`), opens a version for
-  reading, and writes a `ChangeSet` as a new version that becomes current atomically:
-  a reader sees the old archive or the new one, never half of an update.
+  says which version is current (cheap, polled by `qa.live.LiveIndex`), opens a version for
+  reading, holds the write lock, and writes a `ChangeSet`.
 - a `Store` is one opened version: hybrid search with filters, documents by id, a
   filtered listing and archive statistics.
 
-Embedding stays outside the stores: `NewsIndex` embeds the question and the chunks with
-the one configured sentence-transformers model and hands vectors to the store, so both
+What a write promises, per store:
+
+- FAISS folder store: every write, full or incremental, makes a new immutable version
+  folder (copy-on-write from the current one) and then switches `CURRENT` to it with one
+  atomic rename: a reader sees the old archive or the new one, never half of an update,
+  and a killed write leaves `CURRENT` naming a complete version.
+- Milvus: a full rebuild (`replace_all`, or no current version) fills a new collection and
+  then points the alias at it, so readers switch at once from the old archive to the new
+  one (the previous collection is kept, older ones dropped). An incremental write (upserts
+  and deletes) is NOT a new version: it changes the current collection in place and returns
+  its unchanged name. The new chunks of changed articles are inserted first and their old
+  chunks deleted after, so an article never disappears mid-update, but a search in between
+  may see both copies of it, or some of the write's articles and not yet the others.
+
+Embedding stays outside the stores: `NewsIndex` embeds the question and `qa.sync` the chunks
+with the one configured sentence-transformers model and hands vectors to the store, so both
 stores rank with exactly the same vectors.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -134,9 +149,22 @@ class StoreBackend(Protocol):
         counts ...), read without opening it."""
         ...
 
+    def lock(self) -> AbstractContextManager:
+        """The place's write lock (a context manager), held around a whole sync: one write at a
+        time per place. Other threads of this backend object wait for it a while; a write through
+        another backend object of the same place, in this process or another, makes it raise
+        `BuildInProgressError` at once. Re-entrant for the thread that holds it (`write` takes
+        it too, inside a sync that already holds it)."""
+        ...
+
+    def remove_stale_partials(self) -> list[str]:
+        """Remove what a killed write left behind (half-written versions); returns their names.
+        Call only under `lock`: then no write is running, so nothing removed is in use."""
+        ...
+
     def write(self, changes: ChangeSet) -> str:
-        """Apply `changes` as a new version and make it current atomically; returns its name.
-        Only one write runs at a time per place (`BuildInProgressError` otherwise)."""
+        """Apply `changes` and make them current (what that means per store: the module
+        docstring); returns the version now current. Takes `lock`."""
         ...
 
 

@@ -1,0 +1,261 @@
+"""Fit the reader's answer probability and confidence threshold on held-out questions
+asked of a crowded archive.
+
+    newsqa calibrate                              # TyDi QA English (never trained on), crowded
+    newsqa calibrate --from-dump runs/calibration/tydiqa-en-train-crowd.jsonl     # refit only
+    newsqa calibrate --report-only --from-dump runs/eval/squad-dev-crowd.jsonl    # curve only
+
+Why crowded: confidence must mean the same in an archive of 5,000 articles as in one
+of 50. The held-out file's articles are split in two seeded halves; the first half is
+indexed *among* the distractor archive of `newsqa evaluate --crowd` (the 2,225 BBC
+articles and SQuAD train articles). Questions about indexed articles should be
+answered; questions about the other half should not (their articles are absent).
+Every question goes through the pipeline (`Assistant.ask`, the `/ask` code path),
+and its top distinct candidates are labelled right when their token F1 with a gold
+answer is at least 0.5.
+
+A logistic regression on features that do not drift with the archive's size (the
+reader's shared-normalized probability and its odds against no-answer, the margin
+over the window's own no-answer, the dense similarity of question and passage; not
+the fused rank score, whose value falls as neighbours are added) gives P(right).
+
+The threshold is read off the risk-coverage curve of the top answers (all questions
+count, so answering an unanswerable one is an error): by default the point with the
+best F1 with abstention (an answer scores its F1; abstaining scores 1 on an
+unanswerable question, 0 on an answerable one); with `--choose accuracy`, the lowest
+threshold whose answers are right at least `--target-accuracy` % of the time. Writes
+`calibration.json` into the reader directory and the curve to
+`docs/eval/risk-coverage-<file>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa.cli.common import described
+from qa.config import PROJECT_ROOT, Settings
+from qa.evaluation import CALIBRATION_SPLIT_DEFAULTS, CORRECT_F1, SQUAD_TRAIN
+from qa.evaluation import risk_coverage as coverage_curve
+from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, weights_sha256
+
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
+DEFAULT_FEATURES = ("log_answer_probability", "margin", "dense_score")
+CANDIDATES_PER_QUESTION = 5
+
+
+def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentParser:
+    parser = described(__doc__, prog)
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="held-out SQuAD-format file")
+    parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
+    parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
+    parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
+    parser.add_argument("--first-read", type=int, default=settings.first_read,
+                        help="passages read first, the rest only when no answer among them is likely enough; 0: all")
+    parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
+                        help="the reader's answer probability among the first passages that spares the rest")
+    parser.add_argument("--questions", type=int, default=CALIBRATION_SPLIT_DEFAULTS["questions"],
+                        help="answerable questions to ask")
+    parser.add_argument("--unanswerable-share", type=float, default=CALIBRATION_SPLIT_DEFAULTS["unanswerable_share"])
+    parser.add_argument("--no-crowd", dest="crowd", action="store_false", help="index the held-out half alone")
+    parser.add_argument("--crowd-train-articles", type=int, default=20)
+    parser.add_argument("--crowd-questions", type=int, default=800,
+                        help="also ask this many SQuAD train questions about the crowd's SQuAD articles (answerable)")
+    parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR)
+    parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"))
+    parser.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURES), choices=sorted(FEATURES))
+    parser.add_argument("--choose", choices=["utility", "accuracy"], default="utility",
+                        help="threshold: the best F1 with abstention on the curve, or the lowest one whose "
+                             "answers are right --target-accuracy %% of the time")
+    parser.add_argument("--target-accuracy", type=float, default=85.0, help="%% of confident answers that are right")
+    parser.add_argument("--from-dump", type=Path, default=None, help="refit from a dump instead of asking again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the risk-coverage curve of the current calibration on --from-dump; write nothing")
+    parser.add_argument("--seed", type=int, default=CALIBRATION_SPLIT_DEFAULTS["seed"])
+    return parser
+
+
+def _crowd_questions(args: argparse.Namespace, rng: random.Random, assistant, documents, dump: Path) -> None:
+    """Answerable questions of another style: SQuAD train questions about the crowd's own
+    SQuAD articles. TyDi alone teaches that a passage far from the question means "no
+    answer"; these keep that lesson from outweighing the reader's own evidence."""
+    from qa.evaluation import crowd_train_articles, documents_from_squad, evaluate_pipeline
+    from qa.squad import load_squad
+
+    train_articles, train_examples = load_squad(args.shared_dir / "data" / "qa" / SQUAD_TRAIN)
+    chosen = crowd_train_articles(len(train_articles), args.crowd_train_articles)
+    ids = [""] * len(train_articles)
+    for position, document in zip(chosen, documents_from_squad([train_articles[i] for i in chosen])):
+        ids[position] = f"squad-train-{document.id}"
+    pool = [e for e in train_examples if ids[e.article_index]]
+    extra = rng.sample(pool, min(args.crowd_questions, len(pool)))
+    evaluate_pipeline(assistant, documents, extra, ids, dump=crowd_dump(dump))
+
+
+def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
+    """Ask every held-out question of the crowded archive; write candidates and labels (JSON lines)."""
+    from qa.embedding import Embedder
+    from qa.evaluation import (
+        CachingEmbedder,
+        calibration_split,
+        crowd_documents,
+        documents_from_squad,
+        evaluate_pipeline,
+    )
+    from qa.index import NewsIndex
+    from qa.pipeline import Assistant
+    from qa.reader import ExtractiveReader
+    from qa.squad import load_squad
+
+    rng = random.Random(args.seed)
+    articles, examples = load_squad(args.file)
+    split = calibration_split(articles, examples, rng, args.questions, args.unanswerable_share)
+    documents = documents_from_squad(articles)  # ids follow article order, so article_index finds them
+    kept = [documents[i] for i in split.indexed]
+    embedder = CachingEmbedder(Embedder.from_settings(settings), args.cache_dir)
+    crowd = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
+    index = NewsIndex.build(kept + crowd, embedder, progress=True)
+    embedder.save()
+    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend)
+    assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
+                                        first_read=args.first_read, first_read_enough=args.first_read_enough)
+    dump.parent.mkdir(parents=True, exist_ok=True)
+    evaluate_pipeline(assistant, kept + crowd, split.asked, [d.id for d in documents], dump=dump)
+    if args.crowd and args.crowd_questions:
+        _crowd_questions(args, rng, assistant, kept + crowd, dump)
+
+
+def crowd_dump(dump: Path) -> Path:
+    return dump.with_name(dump.stem + "-squad-train.jsonl")
+
+
+def _candidate(row: dict) -> SpanCandidate:
+    return SpanCandidate(
+        document_id=row["document_id"], start=0, end=0, text=row["text"], span_score=row["span_score"],
+        null_score=row["null_score"], passage_rank=row["passage_rank"], passage_score=row["passage_score"],
+        probability=row["probability"], no_answer_probability=row["no_answer_probability"],
+        dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]))
+
+
+def load_dump(path: Path) -> list[tuple[bool, list[tuple[SpanCandidate, float]]]]:
+    """Per question: (unanswerable?, [(candidate, F1 of its text)])."""
+    questions = []
+    for line in path.open(encoding="utf-8"):
+        record = json.loads(line)
+        questions.append((not record["gold"], [(_candidate(c), c["f1"]) for c in record["candidates"]]))
+    return questions
+
+
+def tops(calibration: Calibration, questions) -> list[tuple[float, float]]:
+    """Per question: the probability `calibration` gives its best candidate, and that candidate's
+    F1 (0 for any answer to an unanswerable question), as the pipeline would rank them."""
+    return [max(((calibration.probability(c), f1) for c, f1 in scored), default=(0.0, 0.0))
+            for _, scored in questions]
+
+
+def risk_coverage(calibration: Calibration, questions, grid: np.ndarray) -> list[dict]:
+    """For each threshold: share of questions answered, and how often the top answer given is right."""
+    return coverage_curve(tops(calibration, questions), [round(float(t), 3) for t in grid], digits=2)
+
+
+def fit(questions, names: tuple[str, ...]) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+
+    rows, labels = [], []
+    for _, scored in questions:
+        for candidate, f1 in scored[:CANDIDATES_PER_QUESTION]:
+            rows.append([FEATURES[name](candidate) for name in names])
+            labels.append(int(f1 >= CORRECT_F1))
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(rows), np.array(labels))
+    weights = {name: round(float(w), 5) for name, w in zip(names, model.coef_[0])}
+    return Calibration(weights, round(float(model.intercept_[0]), 5))
+
+
+def utility(calibration: Calibration, questions, threshold: float) -> float:
+    """SQuAD 2.0-style F1 with abstention: an answer scores its F1, abstaining scores 1 on an
+    unanswerable question and 0 on an answerable one."""
+    total = 0.0
+    for (unanswerable, _), (probability, f1) in zip(questions, tops(calibration, questions)):
+        answered = probability >= threshold
+        total += float(not answered) if unanswerable else (f1 if answered else 0.0)
+    return 100 * total / len(questions)
+
+
+def choose_threshold(curve: list[dict], target: float) -> dict:
+    """The lowest threshold whose answers are right at least `target`% of the time (most coverage)."""
+    meeting = [point for point in curve if point["accuracy"] is not None and point["accuracy"] >= target]
+    return meeting[0] if meeting else max((p for p in curve if p["accuracy"] is not None),
+                                          key=lambda p: p["accuracy"])
+
+
+def print_current(args: argparse.Namespace, questions, grid: np.ndarray) -> int:
+    """--report-only: the curve of the reader's current calibration on the dump."""
+    calibration = Calibration.load(args.reader_model)
+    curve = risk_coverage(calibration, questions, grid)
+    print(json.dumps({"calibration": calibration.weights, "threshold": calibration.threshold,
+                      "at_threshold": risk_coverage(calibration, questions, np.array([calibration.threshold]))[0],
+                      "curve": curve}, indent=1))
+    return 0
+
+
+def calibration_record(args: argparse.Namespace, calibration: Calibration, chosen: dict, questions,
+                       dump: Path) -> dict:
+    """What `calibration.json` holds: the fitted weights, the threshold, and how both were made."""
+    return {
+        "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"],
+        "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
+                                         if crowd_dump(dump).exists() else []),
+        "crowded": args.crowd, "passages_read": args.passages,
+        # Which of the file's questions were asked: `evaluate --unseen-by-calibration` asks the others.
+        "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
+        "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
+        "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
+        "chosen_by": args.choose if args.choose == "utility" else f"accuracy >= {args.target_accuracy}%",
+        "at_threshold": chosen,
+        "date": time.strftime("%Y-%m-%d"),
+        # The weights this was fitted for: ExtractiveReader refuses it beside any other weights.
+        "weights_sha256": weights_sha256(args.reader_model),
+    }
+
+
+def fit_and_write(args: argparse.Namespace, questions, grid: np.ndarray, dump: Path) -> int:
+    """Fit, choose the threshold on the curve, write calibration.json and the curve."""
+    calibration = fit(questions, tuple(args.features))
+    curve = risk_coverage(calibration, questions, grid)
+    for point in curve:
+        point["f1_with_abstention"] = round(utility(calibration, questions, point["threshold"]), 2)
+    if args.choose == "accuracy":
+        chosen = choose_threshold(curve, args.target_accuracy)
+    else:
+        chosen = max(curve, key=lambda p: p["f1_with_abstention"])
+    record = calibration_record(args, calibration, chosen, questions, dump)
+    (args.reader_model / CALIBRATION_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    out = PROJECT_ROOT / "docs" / "eval" / f"risk-coverage-{args.file.stem}.json"
+    out.write_text(json.dumps({"calibration": record, "curve": curve}, indent=1) + "\n")
+    print(json.dumps(record, indent=2))
+    print(f"curve written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    settings = Settings()
+    args = parser(settings, prog).parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    dump = args.from_dump or Path("runs/calibration") / f"{args.file.stem}{'-crowd' if args.crowd else ''}.jsonl"
+    if args.from_dump is None:
+        collect(args, settings, dump)
+    questions = load_dump(dump)
+    if crowd_dump(dump).exists() and not args.report_only:
+        questions += load_dump(crowd_dump(dump))
+    grid = np.round(np.linspace(0.02, 0.98, 49), 3)
+    if args.report_only:
+        return print_current(args, questions, grid)
+    return fit_and_write(args, questions, grid, dump)

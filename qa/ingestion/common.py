@@ -1,0 +1,162 @@
+"""What every article format shares: the errors, dates, ids, text reading, front matter and metadata.
+
+Standard library only, so that importing `qa.ingestion` loads none of the format parsers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from qa.types import SkippedFile
+
+logger = logging.getLogger(__name__)
+
+_FRONT_MATTER_KEYS = {"id", "title", "url", "published", "date", "source", "section", "category", "author"}
+_METADATA_KEYS = ("url", "published", "source", "section", "author")
+
+
+class ArticleError(ValueError):
+    """A file that cannot be read as an article; the message names the file and line."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
+        self.path, self.reason, self.line = str(path), reason, line
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+class SkippedArticle(ArticleError):
+    """A readable file with nothing to index; `load_articles` reports it and goes on instead of stopping.
+
+    Indexing it empty would make it look covered while no question could ever find it.
+    """
+
+
+def _library_error(err: Exception) -> str:
+    """A parser's own message, kept short: some quote the raw bytes they choked on."""
+    message = f"{type(err).__name__}: {err}"
+    return message if len(message) <= 160 else message[:157] + "..."
+
+
+def _report(skipped: list[SkippedFile] | None, record: SkippedFile) -> None:
+    """Log a skipped file or entry by name, and hand it to the caller when it asked for the list."""
+    logger.warning("skipped %s", record)
+    if skipped is not None:
+        skipped.append(record)
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%a, %d %b %Y %H:%M:%S %z",
+                 "%a, %d %b %Y %H:%M:%S %Z")
+
+
+def normalize_date(value: str) -> str:
+    """An ISO 8601 date or date-time from the common ways articles write dates.
+
+    Raises ValueError for anything else: a date that cannot be read would silently fall
+    out of every date filter, so it is refused with the file's name instead.
+    """
+    text = value.strip()
+    if re.fullmatch(r"\d{4}(-\d{2})?", text):  # a year or a month: kept as precise as it was given
+        try:
+            datetime.strptime(text, "%Y-%m" if len(text) == 7 else "%Y")
+        except ValueError:
+            raise ValueError(f"unreadable date {value!r} (use YYYY-MM-DD)") from None
+        return text
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        for pattern in _DATE_FORMATS:
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"unreadable date {value!r} (use YYYY-MM-DD)") from None
+    if len(text) <= 10 or (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0) and "T" not in text:
+        return parsed.strftime("%Y-%m-%d")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _guessed_date(value: str | None) -> str | None:
+    """An extracted date, normalized; a date the file does not state readably is left out, not an error."""
+    if not value:
+        return None
+    try:
+        return normalize_date(value)
+    except ValueError:
+        return None
+
+
+def slugify(value: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    return slug or "document"
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ArticleError(path, f"not valid UTF-8 (byte {err.start})", line) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _clean_lines(text: str) -> str:
+    """One paragraph per line, each stripped, no empty lines: what the chunker splits sentences in."""
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _unquote(value: str) -> str:
+    """`value` without one pair of matching surrounding quotes ('"Stop" says mayor' keeps its own)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _split_front_matter(path: Path, text: str) -> tuple[dict[str, str], str]:
+    """`---` / `key: value` / `---` at the top of a .txt or .md file."""
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---", 4)
+    if end < 0:
+        raise ArticleError(path, "front matter opened with '---' is never closed", 1)
+    meta: dict[str, str] = {}
+    for number, line in enumerate(text[4:end].split("\n"), start=2):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or key.strip().lower() not in _FRONT_MATTER_KEYS:
+            raise ArticleError(path, f"front matter line is not one of {sorted(_FRONT_MATTER_KEYS)}: {line!r}", number)
+        meta[key.strip().lower()] = _unquote(value.strip())
+    body_start = text.find("\n", end + 1)
+    return meta, text[body_start + 1 :] if body_start >= 0 else ""
+
+
+def _metadata(path: Path, record: dict, line: int | None) -> dict:
+    """The optional metadata of a record or front matter: `category` is a section, `date` a published date."""
+    values = dict(record)
+    if values.get("section") in (None, "") and values.get("category") not in (None, ""):
+        values["section"] = values["category"]
+    if values.get("published") in (None, "") and values.get("date") not in (None, ""):
+        values["published"] = values["date"]
+    found = {}
+    for key in _METADATA_KEYS:
+        value = values.get(key)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            raise ArticleError(path, f"'{key}' must be a string", line)
+        found[key] = value.strip()
+    if "published" in found:
+        try:
+            found["published"] = normalize_date(found["published"])
+        except ValueError as err:
+            raise ArticleError(path, str(err), line) from None
+    return found

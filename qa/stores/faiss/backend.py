@@ -1,0 +1,149 @@
+"""`FaissBackend`: the place, versions of one archive in a folder (see `qa.stores.faiss`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from qa.faults import pause_point
+from qa.stores.base import ChangeSet, IndexLoadError, check_embedding, open_older
+from qa.stores.faiss.build import faiss_kind
+from qa.stores.faiss.layout import (
+    BM25_DIR, FORMAT_VERSION, REQUIRED_FILES, VERSION_NAME, FolderLock, _fsync, file_checksum, new_version_name,
+    read_current, remove_stale_partials, switch_current, version_folders,
+)
+from qa.stores.faiss.store import FaissStore
+from qa.stores.faiss.write import stage_version
+
+LOG = logging.getLogger(__name__)
+
+
+class FaissBackend:
+    """Versions of one archive in `index_dir` (see `qa.stores.faiss`)."""
+
+    name = "faiss"
+
+    def __init__(self, index_dir: str | Path, keep_previous: int = 1) -> None:
+        self.index_dir = Path(index_dir)
+        self.keep_previous = keep_previous
+        self._lock = FolderLock(self.index_dir)
+
+    def __repr__(self) -> str:
+        return f"FaissBackend({str(self.index_dir)!r})"
+
+    # -- reading ----------------------------------------------------------------------------------
+    def current_version(self) -> str | None:
+        return read_current(self.index_dir)
+
+    def versions(self) -> list[str]:
+        """The complete version folders, oldest first (name order is time order)."""
+        return version_folders(self.index_dir)
+
+    def open(self, version: str | None = None, *, embedding: dict | None = None, fallback: bool = True) -> FaissStore:
+        """Open `version` (default: the one `CURRENT` names), checking files, checksums and the model.
+
+        With `fallback`, when that version is damaged, missing or refused, the newest older
+        version that loads is served instead and `manifest["fallback_reason"]` says why: a
+        server that restarts after a bad disk event keeps answering from the last good index
+        rather than from none. Versions newer than `CURRENT` are never tried: they were not
+        made current (a write killed between renaming its folder and the swap). Messages name
+        versions, not paths, so they are safe to show to clients.
+        """
+        version = version or self.current_version()
+        if version is None:
+            raise IndexLoadError(f"no index in {self.index_dir}: build one with `python scripts/build_index.py "
+                                 f"--index-dir {self.index_dir}`")
+        try:
+            return self._open(version, embedding)
+        except IndexLoadError as err:
+            if not fallback:
+                raise
+            failure = err
+        ordered = VERSION_NAME.match(version) is not None
+        older = [v for v in self.versions() if v != version and (v < version or not ordered)]
+        return open_older(failure, older, lambda v: self._open(v, embedding))
+
+    def manifest(self, version: str) -> dict:
+        return json.loads((self.index_dir / version / "manifest.json").read_text())
+
+    def _open(self, version: str, embedding: dict | None) -> FaissStore:
+        directory = self.index_dir / version
+        label = f"index version {version}"
+        rebuild = "rebuild it with `python scripts/build_index.py --full`"
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text())
+        except OSError as err:
+            raise IndexLoadError(f"{label} is damaged: unreadable manifest ({err.strerror}); {rebuild}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise IndexLoadError(f"{label} is damaged: unreadable manifest ({err}); {rebuild}") from None
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexLoadError(f"{label} has format {manifest.get('format')}, but this release reads format "
+                                 f"{FORMAT_VERSION}; {rebuild}")
+        if embedding is not None:
+            check_embedding(version, manifest.get("embedding_model") or {}, embedding, rebuild)
+        files = manifest.get("files") or {}
+        if not set(REQUIRED_FILES) <= set(files) or not any(name.startswith(BM25_DIR + "/") for name in files):
+            raise IndexLoadError(f"{label} is damaged: its manifest lists files {sorted(files)}; {rebuild}")
+        for name, checksum in files.items():
+            path = directory / name
+            if not path.exists() or file_checksum(path) != checksum:
+                raise IndexLoadError(f"{label} is damaged: {name} is missing or altered; {rebuild}")
+        try:
+            store = FaissStore(directory, manifest)
+        except OSError as err:
+            raise IndexLoadError(f"{label} is damaged: unreadable file ({err.strerror}); {rebuild}") from None
+        except (ValueError, KeyError, TypeError, RuntimeError, sqlite3.Error) as err:  # checksums matched: a bug
+            raise IndexLoadError(f"{label} is damaged: {type(err).__name__} while reading it; {rebuild}") from None
+        stored = store.faiss_index.ntotal
+        bm25_size = store.bm25.scores["num_docs"] if store.bm25 is not None else 0
+        if stored != len(store.chunk_ids) or bm25_size != len(store.chunk_ids) or (
+                embedding is not None and store.faiss_index.d != embedding["dimension"]):
+            raise IndexLoadError(f"{label} is damaged: {stored} vectors and {bm25_size} BM25 entries for "
+                                 f"{len(store.chunk_ids)} chunks; {rebuild}")
+        LOG.info("loaded index %s: %d documents, %d chunks (%s)", version, len(store.doc_ids), len(store.chunk_ids),
+                 faiss_kind(store.faiss_index))
+        return store
+
+    # -- writing ----------------------------------------------------------------------------------
+    def lock(self, wait_s: float = 120.0):
+        """One write at a time per index folder (see `FolderLock`): a context manager."""
+        return self._lock.hold(wait_s)
+
+    def remove_stale_partials(self) -> list[str]:
+        """Delete what killed writes left behind: `.v*.partial` folders and `.CURRENT.tmp`.
+        Call only under `lock`: then no write is running, so nothing deleted is in use."""
+        return remove_stale_partials(self.index_dir)
+
+    def write(self, changes: ChangeSet) -> str:
+        with self.lock():
+            return self._write(changes)
+
+    def _write(self, changes: ChangeSet) -> str:
+        """Copy-on-write: a staging folder filled and fsynced, renamed to the new version, then
+        named in `CURRENT`; the versions beyond `keep_previous` older ones are pruned."""
+        self.remove_stale_partials()
+        previous = self.current_version()
+        base = None if changes.replace_all or previous is None else self.index_dir / previous
+        version = new_version_name(self.versions())
+        staging = self.index_dir / f".{version}.partial"
+        staging.mkdir()
+        try:
+            stage_version(staging, base, changes, version)
+            pause_point("before_rename")
+            os.replace(staging, self.index_dir / version)
+            _fsync(self.index_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        pause_point("before_swap")
+        switch_current(self.index_dir, version)
+        pause_point("after_swap")
+        others = [v for v in self.versions() if v != version]
+        for old in others[: max(0, len(others) - self.keep_previous)]:
+            if old != previous:
+                shutil.rmtree(self.index_dir / old, ignore_errors=True)
+        return version

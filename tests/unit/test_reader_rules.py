@@ -1,0 +1,197 @@
+"""The reader's rules that need no model: span choice on hand-made logits, the shared
+normalization across windows, reading in two steps, and the calibration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+
+from qa.reader import (
+    CALIBRATION_FILE,
+    WEIGHTS_FILE,
+    Calibration,
+    ExtractiveReader,
+    ReaderModelError,
+    SharedNormalizer,
+    SpanCandidate,
+    _Windows,
+)
+from qa.types import Passage
+
+
+class BareReader(ExtractiveReader):
+    """`ExtractiveReader` without a model: `_forward` returns the windows a test made, by offset."""
+
+    def __init__(self, windows: dict[int, _Windows] | None = None, max_answer_tokens: int = 30,
+                 spans_per_window: int = 8) -> None:
+        self.max_answer_tokens, self.spans_per_window = max_answer_tokens, spans_per_window
+        self.windows = windows or {}
+        self.forwarded: list[tuple[int, list[str]]] = []
+
+    def _forward(self, question, passages, offset) -> _Windows:
+        self.forwarded.append((offset, [p.document_id for p in passages]))
+        return self.windows[offset]
+
+
+def logits(*rows) -> np.ndarray:
+    return np.array(rows, dtype=np.float32)
+
+
+# -- best_spans ---------------------------------------------------------------------------------
+def test_spans_are_in_the_context_with_end_not_before_start():
+    # [CLS] (9 + 9) is not context; (3, 2) would score 8 but ends before it starts.
+    start, end = np.array([9, 1.5, 3, 6]), np.array([9, 0, 2, 1])
+    context = np.array([False, True, True, True])
+    spans = BareReader(max_answer_tokens=2, spans_per_window=3).best_spans(start, end, context)
+    assert spans == [(3, 3, 7.0), (2, 2, 5.0), (2, 3, 4.0)]
+
+
+@pytest.mark.parametrize("max_tokens, expected", [(2, [(2, 3, 7.0), (2, 2, 5.0), (3, 3, 4.0)]),
+                                                  (3, [(2, 3, 7.0), (1, 3, 5.5), (2, 2, 5.0)])])
+def test_spans_are_at_most_max_answer_tokens_long(max_tokens, expected):
+    start, end = np.array([0, 1.5, 3, 0]), np.array([0, 0, 2, 4])
+    context = np.array([False, True, True, True])
+    assert BareReader(max_answer_tokens=max_tokens, spans_per_window=3).best_spans(start, end, context) == expected
+
+
+def test_a_window_with_one_context_token_has_one_span_and_one_without_none():
+    start, end = np.array([0, 1.5, 3, 0]), np.array([0, 0, 2, 4])
+    reader = BareReader(max_answer_tokens=30, spans_per_window=3)
+    assert reader.best_spans(start, end, np.array([False, True, False, False])) == [(1, 1, 1.5)]
+    assert reader.best_spans(start, end, np.zeros(4, dtype=bool)) == []
+
+
+# -- SharedNormalizer ---------------------------------------------------------------------------
+def test_the_shared_no_answer_is_the_window_surest_it_holds_an_answer():
+    # Window A: [CLS] 1 + 1, context tokens 0, 0. Window B: [CLS] -1 + -1, one context token 0
+    # (its last token, 7, is outside the context). B's no-answer (-2) is shared, and the
+    # normalizer sums exp over every context token and that one [CLS]: 3 + e^-1 for each end.
+    start = logits([1, 0, 0, 0], [-1, 0, 0, 7])
+    mask = np.array([[False, True, True, False], [False, True, False, False]])
+    shared = SharedNormalizer.fit(start, start.copy(), mask)
+    assert shared.null_score == -2.0
+    assert shared.log_z_start == pytest.approx(math.log(3 + math.exp(-1)), abs=1e-6)  # 1.214283
+    assert shared.log_z_end == pytest.approx(1.214283, abs=1e-6)
+    assert shared.probability(0.0) == pytest.approx(0.088163, abs=1e-6)  # 1 / (3 + e^-1)^2
+    assert shared.no_answer_probability == pytest.approx(0.011932, abs=1e-6)  # e^-2 / (3 + e^-1)^2
+    assert shared.probability(10.0) == 1.0  # capped
+
+
+def test_windows_of_several_passes_normalize_as_one():
+    a_start, b_start = logits([1, 0, 0]), logits([-1, 0, 0, 7])
+    a_mask, b_mask = np.array([[False, True, True]]), np.array([[False, True, False, False]])
+    batches = SharedNormalizer.fit_batches([(a_start, a_start, a_mask), (b_start, b_start, b_mask)])
+    padded = logits([1, 0, 0, -5], [-1, 0, 0, 7])
+    together = SharedNormalizer.fit(padded, padded, np.concatenate([np.pad(a_mask, ((0, 0), (0, 1))), b_mask]))
+    assert batches.log_z_start == pytest.approx(together.log_z_start, abs=1e-6)
+    assert batches.null_score == together.null_score == -2.0
+
+
+# -- reading in two steps -----------------------------------------------------------------------
+def passage(i: int) -> Passage:
+    return Passage(chunk_id=i, document_id=f"d{i}", title=f"t{i}", start=0, end=20, text="Anna Berg, Tom Hale.",
+                   score=1.0 - i / 10)
+
+
+def candidate(document_id: str, text: str, span_score: float, rank: int) -> SpanCandidate:
+    return SpanCandidate(document_id=document_id, start=0, end=len(text), text=text, span_score=span_score,
+                         null_score=0.0, passage_rank=rank, passage_score=1.0, normalized=text.lower())
+
+
+# One window per pass, start and end logits [CLS] 0, then context tokens 2 and 0 / 0 and 2.
+FIRST = _Windows(logits([0, 2, 0]), logits([0, 0, 2]), np.array([[False, True, True]]),
+                 [candidate("d0", "Anna Berg", 4.0, 0)])
+REST = _Windows(logits([0, 2, 0]), logits([0, 0, 2]), np.array([[False, True, True]]),
+                [candidate("d1", "Tom Hale", 2.0, 1), candidate("d2", "Anna Berg", 4.0, 2)])
+
+
+def test_the_first_passages_are_enough_when_an_answer_reaches_enough():
+    # Alone, the first window gives "Anna Berg" e^4 / (e^2 + 2)^2 = 0.619347.
+    reader = BareReader({0: FIRST, 1: REST})
+    reading = reader.read_first("q", [passage(0), passage(1), passage(2)], first=1, enough=0.6)
+    assert reader.forwarded == [(0, ["d0"])]
+    assert reading.passages_read == 1
+    [anna] = reading.candidates
+    assert anna.probability == pytest.approx(0.619347, abs=1e-6)
+    assert anna.answer_probability == anna.probability
+    assert anna.no_answer_probability == pytest.approx(0.011344, abs=1e-6)  # 1 / (e^2 + 2)^2
+
+
+def test_the_rest_is_read_when_the_first_passages_are_not_enough():
+    # Over both windows each end normalizes over 2 e^2 + 3 = 17.778112: P(4) = 0.172745,
+    # P(2) = 0.023379, and the two "Anna Berg" spans add up to 0.345491.
+    reader = BareReader({0: FIRST, 1: REST})
+    reading = reader.read_first("q", [passage(0), passage(1), passage(2)], first=1, enough=0.7)
+    assert reader.forwarded == [(0, ["d0"]), (1, ["d1", "d2"])]
+    assert reading.passages_read == 3
+    assert [(c.document_id, c.span_score) for c in reading.candidates] == [("d0", 4.0), ("d2", 4.0), ("d1", 2.0)]
+    anna, anna_again, hale = reading.candidates
+    assert anna.probability == pytest.approx(0.172745, abs=1e-6)
+    assert hale.probability == pytest.approx(0.023379, abs=1e-6)
+    assert anna.answer_probability == anna_again.answer_probability == pytest.approx(0.345491, abs=1e-6)
+    assert hale.answer_probability == hale.probability
+    assert anna.no_answer_probability == pytest.approx(0.003164, abs=1e-6)
+
+
+@pytest.mark.parametrize("first", [0, 3, 5])
+def test_all_passages_are_read_at_once_when_first_is_zero_or_covers_them(first):
+    reader = BareReader({0: REST})
+    reading = reader.read_first("q", [passage(0), passage(1), passage(2)], first=first, enough=1.0)
+    assert reader.forwarded == [(0, ["d0", "d1", "d2"])]
+    assert reading.passages_read == 3 and len(reading.candidates) == 2
+
+
+def test_no_passages_read_nothing():
+    reader = BareReader()
+    reading = reader.read_first("q", [], first=2, enough=0.5)
+    assert (reading.candidates, reading.passages_read, reader.forwarded) == ([], 0, [])
+
+
+# -- Calibration --------------------------------------------------------------------------------
+def test_the_default_calibration_is_a_sigmoid_of_half_the_margin():
+    assert candidate("d", "x", 3.0, 0).margin == 3.0
+    spanned = SpanCandidate("d", 0, 1, "x", span_score=3.0, null_score=1.0, passage_rank=0, passage_score=0.0)
+    assert Calibration().probability(spanned) == pytest.approx(0.7310585786, abs=1e-9)  # sigmoid(1)
+    assert Calibration().threshold == 0.5
+
+
+def test_a_calibration_weighs_the_named_features():
+    spanned = SpanCandidate("d", 0, 1, "x", span_score=0.0, null_score=0.0, passage_rank=0, passage_score=0.0,
+                            probability=math.exp(-1), dense_score=0.5)
+    calibration = Calibration({"log_probability": 1.0, "dense_score": 2.0}, bias=-1.0)
+    assert calibration.probability(spanned) == pytest.approx(0.2689414214, abs=1e-9)  # sigmoid(-1 + 1 - 1)
+
+
+def test_extreme_evidence_is_clamped_not_an_overflow():
+    sure = SpanCandidate("d", 0, 1, "x", span_score=1000.0, null_score=0.0, passage_rank=0, passage_score=0.0)
+    unsure = SpanCandidate("d", 0, 1, "x", span_score=-1000.0, null_score=0.0, passage_rank=0, passage_score=0.0)
+    assert Calibration({"margin": 1.0}).probability(sure) == 1.0
+    assert Calibration({"margin": 1.0}).probability(unsure) == pytest.approx(1 / (1 + math.exp(50)), rel=1e-9)
+
+
+def test_a_zero_probability_counts_as_one_in_a_trillion():
+    nothing = SpanCandidate("d", 0, 1, "x", span_score=0.0, null_score=0.0, passage_rank=0, passage_score=0.0)
+    z = -27.631021  # log(1e-12)
+    assert Calibration({"log_probability": 1.0}).probability(nothing) == pytest.approx(1 / (1 + math.exp(-z)),
+                                                                                       rel=1e-6)
+
+
+def test_calibration_files(tmp_path):
+    assert Calibration.load(tmp_path) == Calibration()  # none: the uncalibrated defaults
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    old_format = {"w_margin": 0.25, "w_span": 0.5, "w_retrieval": 2.0, "bias": -1.0, "threshold": 0.4,
+                  "weights_sha256": digest}
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps(old_format))
+    assert Calibration.load(tmp_path) == Calibration({"margin": 0.25, "span_score": 0.5, "retrieval": 2.0}, -1.0, 0.4)
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps({**old_format, "weights_sha256": "0" * 64}))
+    with pytest.raises(ReaderModelError, match="stale"):
+        Calibration.load(tmp_path)
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps({"weights": {"shoe_size": 1.0}, "bias": 0, "threshold": 0.5,
+                                                         "weights_sha256": digest}))
+    with pytest.raises(ValueError, match="unknown calibration features"):
+        Calibration.load(tmp_path)

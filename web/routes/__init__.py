@@ -1,0 +1,1 @@
+"""One router per resource: ask, documents, admin (reload, health), feedback, and the HTML pages."""
