@@ -28,6 +28,8 @@ import numpy as np
 from qa.config import DEFAULT_READER_DIR
 from qa.embedding import file_sha256
 from qa.index import Passage
+from qa.evidence import with_evidence
+from qa.spans import clean_edges
 from qa.squad import normalize_answer
 
 LOG = logging.getLogger(__name__)
@@ -158,6 +160,11 @@ class SpanCandidate:
     dense_score: float = 0.0  # cosine similarity of the question and the passage
     answer_probability: float = 0.0  # shared P summed over every span read with the same (normalized) text
     normalized: str = ""  # the text as SQuAD scoring normalizes it (may be empty: "the"); computed once
+    # Evidence from the other candidates of the question (qa.evidence.with_evidence):
+    articles: int = 1  # articles giving the same answer text
+    other_probability: float = 0.0  # best answer probability of another text from another article
+    type_fit: float = 0.5  # 1: the answer has the shape the question asks for, 0: it has not, 0.5: unknown
+    words: int = 0  # the answer's length in words
 
     @property
     def margin(self) -> float:
@@ -179,6 +186,13 @@ FEATURES = {
     # Evidence for the answer string from all passages: the same name found in three
     # articles is likelier right than one found once.
     "log_answer_probability": lambda c: _log(c.answer_probability),
+    # Evidence from the other candidates (qa.evidence): agreement across articles, the best
+    # rival from another article, the answer's shape against the question word, rank, length.
+    "log_articles": lambda c: math.log(max(c.articles, 1)),
+    "rival_margin": lambda c: _log(c.answer_probability) - _log(max(c.other_probability, 1e-3)),
+    "type_fit": lambda c: c.type_fit,
+    "passage_rank": lambda c: float(c.passage_rank),
+    "log_words": lambda c: math.log(max(c.words, 1)),
 }
 
 
@@ -335,7 +349,7 @@ class ExtractiveReader:
         if split < len(passages) and max((c.answer_probability for c in candidates), default=0.0) < enough:
             read.append(self._forward(question, passages[split:], split))
             candidates = self._candidates(read)
-        return Reading(candidates, split if len(read) == 1 else len(passages))
+        return Reading(with_evidence(question, candidates), split if len(read) == 1 else len(passages))
 
     def _forward(self, question: str, passages: list[Passage], offset: int) -> _Windows:
         """Read `passages` (at position `offset` among all passages read) in one batched pass."""
@@ -353,7 +367,8 @@ class ExtractiveReader:
             null_score = float(start_logits[window][0] + end_logits[window][0])
             for token_start, token_end, score in self.best_spans(start_logits[window], end_logits[window],
                                                                  masks[window]):
-                char_start, char_end = int(offsets[token_start][0]), int(offsets[token_end][1])
+                char_start, char_end = clean_edges(passage.text, int(offsets[token_start][0]),
+                                                   int(offsets[token_end][1]))
                 text = passage.text[char_start:char_end]
                 if not text.strip() or "\n" in text:
                     continue  # an answer never crosses a line or paragraph break
