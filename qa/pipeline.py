@@ -17,7 +17,7 @@ from qa.index import NewsIndex
 from qa.live import LiveIndex
 from qa.reader import ExtractiveReader, Reading, SpanCandidate
 from qa.stores.base import IndexLoadError
-from qa.types import Answer, Filters, Passage
+from qa.types import Answer, Filters, Passage, Support
 
 LOG = logging.getLogger(__name__)
 GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
@@ -37,7 +37,9 @@ class AskResult:
 
     @property
     def several_articles(self) -> bool:
-        """The answers come from more than one article: the question may need narrowing."""
+        """The answers come from more than one article, so the articles give different answers
+        (answers are distinct texts): the page and the command line then show each with its
+        article and date, newest first; the JSON says `articles_disagree`."""
         return len({a.document_id for a in self.answers}) > 1
 
     def to_dict(self) -> dict:
@@ -49,6 +51,7 @@ class AskResult:
             "message": self.message,
             "took_ms": self.took_ms,
             "passages_read": self.passages_read,
+            "articles_disagree": self.several_articles,
         }
 
 
@@ -113,6 +116,33 @@ def _elapsed_ms(started: float) -> float:
 def _matches_nothing(index: NewsIndex, filters: Filters | None) -> bool:
     """Active `filters` that select no article of `index` (then there is nothing to read)."""
     return filters is not None and filters.active and index.documents(filters, limit=0).total == 0
+
+
+def supporting(answer: SpanCandidate, candidates: list[SpanCandidate]) -> list[SpanCandidate]:
+    """The best span of each *other* article that gives the same answer text as `answer`
+    (normalized as SQuAD scores it; an answer that normalizes to nothing has no support),
+    best first by span score."""
+    if not answer.normalized:
+        return []
+    best: dict[str, SpanCandidate] = {}
+    for other in candidates:
+        if other.document_id != answer.document_id and other.normalized == answer.normalized:
+            if other.document_id not in best or other.span_score > best[other.document_id].span_score:
+                best[other.document_id] = other
+    return sorted(best.values(), key=lambda c: -c.span_score)
+
+
+def _support(index: NewsIndex, candidate: SpanCandidate) -> Support:
+    document = index.document(candidate.document_id)
+    return Support(candidate.document_id, document.title, candidate.start, candidate.end, candidate.text,
+                   document.published)
+
+
+def newest_first(answers: list[Answer]) -> list[Answer]:
+    """Answers from several articles as a news reader wants to compare them: dated ones newest
+    first (ties keep their order: a reversed sort is stable too), then the undated in their order."""
+    dated = sorted((a for a in answers if a.published), key=lambda a: a.published[:19], reverse=True)
+    return dated + [a for a in answers if not a.published]
 
 
 def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
@@ -180,7 +210,7 @@ class Assistant:
         _check_deadline(deadline, "after reading")
         kept = self.rank(reading.candidates)
         confident = bool(kept) and kept[0][1] >= self.threshold
-        answers = [self.cite(index, candidate, probability)
+        answers = [self.cite(index, candidate, probability, supporting(candidate, reading.candidates))
                    for candidate, probability in self.select(kept, confident, top_k, min_score)]
         if recency_half_life_days is not None and len(answers) > 1:
             answers = by_recency(answers, recency_half_life_days, index.stats())
@@ -219,14 +249,17 @@ class Assistant:
             chosen.append((candidate, probability))
         return chosen
 
-    def cite(self, index: NewsIndex, candidate: SpanCandidate, probability: float) -> Answer:
-        """The answer `candidate` gives, with its sentence, page and article metadata."""
+    def cite(self, index: NewsIndex, candidate: SpanCandidate, probability: float,
+             support: list[SpanCandidate] = ()) -> Answer:
+        """The answer `candidate` gives, with its sentence, page and article metadata, and the
+        citations of the other articles (`support`) that give the same answer."""
         document = index.document(candidate.document_id)
+        cited = tuple(_support(index, other) for other in support)
         context, context_start = sentence_around(document.text, candidate.start, candidate.end)
         return Answer(
             text=candidate.text, score=round(probability, 4), document_id=candidate.document_id,
             title=document.title, start=candidate.start, end=candidate.end, context=context,
             context_start=context_start, confident=probability >= self.threshold, published=document.published,
             source=document.source, section=document.section, author=document.author, url=document.url,
-            page=document.page_at(candidate.start),
+            page=document.page_at(candidate.start), supporting=cited, agreeing_articles=1 + len(cited),
         )

@@ -169,6 +169,19 @@ class DocumentPage:
 
 
 @dataclass(frozen=True)
+class Support:
+    """Another article that gives the same answer (the same text as SQuAD scoring normalizes it):
+    its citation, so a person can check each report. `text` is that article's own wording."""
+
+    document_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    published: str | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """A cited answer: `document.text[start:end] == text`; `score` is P(correct) in 0..1."""
 
@@ -187,6 +200,8 @@ class Answer:
     author: str | None = None
     url: str | None = None
     page: int | None = None  # the PDF page holding the answer
+    supporting: tuple[Support, ...] = ()  # other articles giving the same answer, best first
+    agreeing_articles: int = 1  # articles giving this answer: this one and `supporting`
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -144,6 +144,8 @@ AnswerOut = from_dataclass("AnswerOut", Answer, descriptions={
     "published": "The article's publication date, when known",
     "source": "The publication or site, when known",
     "page": "The page of the answer, for articles read from a PDF",
+    "supporting": "Other articles that give the same answer, each with its citation (offsets in that article)",
+    "agreeing_articles": "How many articles give this answer: this one and `supporting`",
 })
 # Which chunk it was and the retrievers' own ranks are internals (`Passage.to_dict` drops them too).
 PassageOut = from_dataclass("PassageOut", Passage,
@@ -175,6 +177,9 @@ class AskResponse(BaseModel):
     took_ms: float
     passages_read: int = Field(0, description="How many of `passages` the reader read (fewer when the "
                                               "first were enough; NEWSQA_FIRST_READ)")
+    articles_disagree: bool = Field(False, description=(
+        "The answers come from several articles that give different answers: compare their dates and "
+        "citations. Each answer's `supporting` lists the other articles that give the same answer"))
 
 
 class DocumentListOut(BaseModel):

@@ -60,6 +60,8 @@ def filters_from(args: argparse.Namespace):
 
 
 def print_answers(result) -> None:
+    from qa.pipeline import newest_first
+
     print(f"Q: {result.question}  ({result.took_ms:.0f} ms)")
     if result.message:
         print(result.message)
@@ -68,14 +70,18 @@ def print_answers(result) -> None:
     elif result.no_answer:
         print("No answer in the indexed articles.")
     elif result.several_articles:
-        print("These answers come from different articles; add a name, place or date to narrow the question.")
-    for rank, answer in enumerate(result.answers, 1):
+        print("The articles differ: each answer with its article, newest first where dated.")
+    answers = newest_first(result.answers) if result.several_articles else result.answers
+    for rank, answer in enumerate(answers, 1):
         hedge = "" if answer.confident else ", not confident"
         print(f"{rank}. {answer.text}  [{answer.score:.0%}{hedge}]")
         meta = "".join(f", {value}" for value in (answer.source, answer.published, answer.section) if value)
         page = f", page {answer.page}" if answer.page else ""
         print(f"   {answer.title[:80]} ({answer.document_id}{meta}{page}, characters {answer.start}-{answer.end})")
         print(f"   \"{answer.context}\"")
+        if answer.supporting:
+            print(f"   {answer.agreeing_articles} articles agree: "
+                  + "; ".join(f"{s.document_id} ({s.start}-{s.end})" for s in answer.supporting))
 
 
 def ask(args: argparse.Namespace) -> int:

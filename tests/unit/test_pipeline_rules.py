@@ -249,6 +249,37 @@ def test_an_answer_cites_its_sentence_page_and_article(tiny_index):
 def test_the_result_as_json(tiny_index):
     result, _ = ask(tiny_index, [span(NEW, "Anna Berg", 0.9)], top_k=1)
     data = result.to_dict()
-    assert list(data) == ["question", "answers", "passages", "no_answer", "message", "took_ms", "passages_read"]
+    assert list(data) == ["question", "answers", "passages", "no_answer", "message", "took_ms", "passages_read",
+                          "articles_disagree"]
     assert data["answers"][0]["text"] == "Anna Berg" and data["passages_read"] == 5
+    assert list(data["answers"][0]["supporting"]) == [] and data["answers"][0]["agreeing_articles"] == 1
+    assert data["articles_disagree"] is False
     assert set(data["passages"][0]) == {"document_id", "title", "start", "end", "text", "score"}
+
+
+# -- answers grouped by story ------------------------------------------------------------------
+def test_articles_that_give_the_same_answer_are_cited_as_support(tiny_index):
+    hale_new = span(NEW, "Tom Hale", 0.8, span_score=5.0)
+    hale_old = span(OLD, "Tom Hale", 0.6, span_score=4.0)  # the same answer, another article
+    hale_old_weaker = span(OLD, "Tom Hale", 0.5, occurrence=0, span_score=1.0)  # that article again: cited once
+    anna = span(NEW, "Anna Berg", 0.55, span_score=3.0)
+    result, _ = ask(tiny_index, [hale_new, hale_old, hale_old_weaker, anna])
+    best = result.answers[0]
+    assert (best.text, best.document_id, best.agreeing_articles) == ("Tom Hale", "coach-2024", 2)
+    assert [(s.document_id, s.start, s.end, s.text, s.published, s.title) for s in best.supporting] == [
+        ("coach-2023", 0, 8, "Tom Hale", "2023-06-02", "Hale appointed")]
+    assert OLD.text[best.supporting[0].start:best.supporting[0].end] == best.supporting[0].text
+    assert result.answers[1].supporting == () and result.answers[1].agreeing_articles == 1
+    assert not result.several_articles  # both answers from the same article: no disagreement
+
+
+def test_disagreeing_articles_are_flagged_and_shown_newest_first(tiny_index):
+    from qa.pipeline import newest_first
+
+    candidates = [span(OLD, "Tom Hale", 0.9), span(BUDGET, "nine to eight", 0.8), span(NEW, "Anna Berg", 0.7),
+                  span(REPORT, "Clara Voss", 0.6)]
+    result, _ = ask(tiny_index, candidates, top_k=4)
+    assert result.several_articles and result.to_dict()["articles_disagree"] is True
+    assert [a.document_id for a in result.answers] == ["coach-2023", "budget", "coach-2024", "report"]  # by score
+    # Dated newest first (2024-06-01, "2024-01", 2023-06-02), then the undated one.
+    assert [a.document_id for a in newest_first(result.answers)] == ["coach-2024", "report", "coach-2023", "budget"]

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.feedback import Feedback, FeedbackError, FeedbackUnavailable, find_span
 from qa.ingestion.adding import AddArticleError, pasted_article, uploaded_article
-from qa.pipeline import DeadlineExceeded
+from qa.pipeline import DeadlineExceeded, newest_first
 from qa.stores.base import BuildInProgressError
 from qa.validation import MAX_TOP_K, InvalidInput, check_document_id, check_text, clean_question
 from web.deps import DeadlineDep, Services, ServicesDep, from_another_site, key_matches, templates
@@ -72,8 +72,8 @@ def _answer_question(services: Services, index, context: dict, q: str, filters_i
         return 503
     context["several_articles"] = result.several_articles
     context["result"] = result
-    context["answers"] = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start))
-                          for a in result.answers]
+    shown = newest_first(result.answers) if result.several_articles else result.answers
+    context["answers"] = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in shown]
     return 200
 
 

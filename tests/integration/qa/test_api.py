@@ -11,7 +11,7 @@ from web.deps import Services
 from tests.conftest import SAMPLE_ID
 
 ANSWER_KEYS = {"text", "score", "document_id", "title", "start", "end", "context", "context_start", "confident",
-               "published", "source", "section", "author", "url", "page"}
+               "published", "source", "section", "author", "url", "page", "supporting", "agreeing_articles"}
 PASSAGE_KEYS = {"document_id", "title", "start", "end", "text", "score"}
 
 
@@ -19,7 +19,9 @@ def test_post_ask_returns_cited_answers(client):
     response = client.post("/ask", json={"question": "Who requested the meeting?", "top_k": 3})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answers", "passages", "no_answer", "message", "took_ms", "passages_read"}
+    assert set(body) == {"question", "answers", "passages", "no_answer", "message", "took_ms", "passages_read",
+                         "articles_disagree"}
+    assert body["articles_disagree"] is False  # one article in the archive
     assert body["message"] is None
     # Two-step reading (the default): the best passages first; this question is settled by them.
     assert len(body["passages"]) > DEFAULT_FIRST_READ and body["passages_read"] == DEFAULT_FIRST_READ
