@@ -24,6 +24,10 @@ DEFAULT_PASSAGES_TO_READ = 10  # crowded archive (18,689 chunks): answer recall@
 # top-1 F1 always answering 74.6 instead of 75.3 (README, "A crowded archive"). 0 reads all at once.
 DEFAULT_FIRST_READ = 5
 DEFAULT_FIRST_READ_ENOUGH = 0.5
+# How articles are chunked by default (words per chunk, sentences repeated at the start of the
+# next chunk): what `newsqa build`, the evaluation and the calibration index with.
+DEFAULT_CHUNK_WORDS = 100
+DEFAULT_OVERLAP_SENTENCES = 1
 FEEDBACK_FILE = "feedback.sqlite3"  # the feedback database's name in the index folder, by default
 
 
@@ -70,8 +74,11 @@ class Settings(BaseSettings):
     # One reader forward pass already uses every core, so more concurrent questions only
     # lengthen each other's latency: two per core keeps the cores busy (one request in the
     # model while another is in Python between stages) and bounds the wait to about two
-    # service times. Past it /ask and the question page answer 503 at once.
+    # service times. The next questions wait their turn (web.middleware.QuestionQueue).
     max_in_flight: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1)
+    max_queued: int = Field(default_factory=lambda: 8 * (os.cpu_count() or 1), ge=0,
+                            description="questions that may wait for a slot; past it 503 at once")
+    queue_wait_s: float = Field(2.0, ge=0, description="how long a question waits for a slot before 503")
     request_timeout_s: float = Field(10.0, gt=0, description="an /ask slower than this answers 503")
     # People's verdicts on answers (qa.feedback), whichever store holds the archive.
     feedback_db: Path | None = Field(None, description="the feedback database (default: "

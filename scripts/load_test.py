@@ -16,8 +16,10 @@ characters, bodies over the size limit with and without Content-Length, wrong ty
 unknown fields, bad JSON, odd methods, paths and query strings, broken HTTP); about
 3% are valid questions, so the fuzz stays cheap: the rest never reach a model.
 load/levels: C threads, each with its own keep-alive connection, ask valid questions
-for T seconds; a 503 with Retry-After (the in-flight limit) is deliberate and is
-followed by a jittered back-off of up to Retry-After, as a well-behaved client would.
+for T seconds, every one distinct (a sample question with a request number), so no
+answer could come from a cache; a 503 with Retry-After (the question queue full, or its
+wait run out) is deliberate and is followed by a jittered back-off of up to Retry-After,
+as a well-behaved client would.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ def target(args):
             settings = Settings()
             rebuild_index(settings.articles, index_dir, Embedder.from_settings(settings))
         overrides = {"index_dir": index_dir, "api_key": SecretStr(os.urandom(16).hex())}
-        if args.max_in_flight:
-            overrides["max_in_flight"] = args.max_in_flight
+        for name in ("max_in_flight", "max_queued", "queue_wait_s"):
+            if getattr(args, name) is not None:
+                overrides[name] = getattr(args, name)
         settings = Settings(**overrides)
         services = load_services(settings)
         errors = Counter()
@@ -104,6 +107,7 @@ def target(args):
         url = stack.enter_context(serve_in_background(create_app(services=services)))
         logging.getLogger("uvicorn.error").setLevel(logging.ERROR)  # "Invalid HTTP request" by the thousand
         yield url, {"server": "in-process", "index_dir": str(index_dir), "max_in_flight": settings.max_in_flight,
+                    "max_queued": settings.max_queued, "queue_wait_s": settings.queue_wait_s,
                     "request_timeout_s": settings.request_timeout_s, "max_body_bytes": settings.max_body_bytes,
                     "logged_errors": errors}
 
@@ -299,13 +303,17 @@ def fuzz(args) -> dict:
 def run_clients(url: str, clients: int, seconds: float, seed: int) -> dict:
     stop_at = time.monotonic() + seconds
     served, statuses, errors = [], Counter(), Counter()
+    refusals: list[float] = []  # how long a refused request took to be refused
     lock = threading.Lock()
+    asked = iter(range(10**9))  # every request asks a distinct question: no answer can be reused
 
     def client(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
         with httpx.Client(base_url=url, timeout=60) as http:
             while time.monotonic() < stop_at:
-                question = rng.choice(QUESTIONS)
+                with lock:
+                    number = next(asked)
+                question = f"{rng.choice(QUESTIONS)} ({number})"
                 began = time.perf_counter()
                 try:
                     response = http.post("/ask", json={"question": question, "top_k": 3})
@@ -318,6 +326,8 @@ def run_clients(url: str, clients: int, seconds: float, seed: int) -> dict:
                     statuses[response.status_code] += 1
                     if response.status_code == 200:
                         served.append(took)
+                    elif response.status_code == 503:
+                        refusals.append(took)
                     elif response.status_code != 503 or "retry-after" not in response.headers:
                         errors[f"HTTP {response.status_code}: {response.text[:100]}"] += 1
                 if response.status_code == 503:
@@ -329,6 +339,8 @@ def run_clients(url: str, clients: int, seconds: float, seed: int) -> dict:
     elapsed = time.monotonic() - began
     return {"clients": clients, "seconds": round(elapsed, 1), "served": len(served),
             "served_per_s": round(len(served) / elapsed, 2), "refused_503": statuses.get(503, 0),
+            "refused_share": round(statuses.get(503, 0) / max(1, len(served) + statuses.get(503, 0)), 4),
+            "refusal_p50_ms": round(percentile(refusals, 0.5), 1) if refusals else None,
             "errors": sum(errors.values()), "error_kinds": dict(errors),
             "p50_ms": round(percentile(served, 0.5), 1), "p95_ms": round(percentile(served, 0.95), 1),
             "max_ms": round(max(served), 1) if served else None}
@@ -359,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server on loopback (default: serve one in this process)")
     parser.add_argument("--index-dir", type=Path, help="index to serve (default: the sample articles, indexed afresh)")
     parser.add_argument("--max-in-flight", type=int, help="NEWSQA_MAX_IN_FLIGHT for the in-process server")
+    parser.add_argument("--max-queued", type=int, help="NEWSQA_MAX_QUEUED for the in-process server")
+    parser.add_argument("--queue-wait-s", type=float, help="NEWSQA_QUEUE_WAIT_S for the in-process server")
     parser.add_argument("--requests", type=int, default=10_000, help="fuzz: requests to send")
     parser.add_argument("--clients", type=int, help="concurrent clients (fuzz 4, load 50)")
     parser.add_argument("--seconds", type=float, help="duration (load 60, each level 15)")

@@ -20,7 +20,7 @@ from qa import __version__
 from qa.config import Settings, get_settings
 from web import errors
 from web.deps import WEB_DIR, Services, load_services
-from web.middleware import BodySizeLimit, InFlightLimit
+from web.middleware import BodySizeLimit, QuestionQueue
 from web.routes import admin, ask, documents, feedback, pages
 
 
@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     # The last added runs first: a busy server refuses before reading any body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
+    app.add_middleware(QuestionQueue, limit=settings.max_in_flight, max_waiting=settings.max_queued,
+                       wait_s=settings.queue_wait_s)
     return app
 
 

@@ -29,6 +29,7 @@ from qa.reader import ExtractiveReader
 from qa.stores import backend_from_settings
 from qa.validation import MAX_DOCUMENT_ID_CHARS
 from web.errors import NoIndexError
+from web.middleware import ARRIVED
 from web.schemas import FiltersIn
 
 WEB_DIR = Path(__file__).resolve().parent  # templates/ and static/ ship inside the package
@@ -97,10 +98,13 @@ IndexDep = Annotated[NewsIndex, Depends(require_index)]
 async def request_deadline(request: Request) -> float:
     """`time.monotonic()` by which the answer must be ready (NEWSQA_REQUEST_TIMEOUT_S).
 
-    Async so that it runs on the event loop as the request is routed: the clock starts
-    before the wait for a worker thread, which then counts against the limit too.
+    The clock starts when the question arrived (`web.middleware.ARRIVED`, set before it waited
+    its turn in the queue), so the wait for a slot and for a worker thread count against the
+    limit too. Async so that it runs on the event loop as the request is routed.
     """
-    return time.monotonic() + request.app.state.services.settings.request_timeout_s
+    arrived = getattr(request.state, ARRIVED, None)
+    started = arrived if arrived is not None else time.monotonic()
+    return started + request.app.state.services.settings.request_timeout_s
 
 
 DeadlineDep = Annotated[float, Depends(request_deadline)]

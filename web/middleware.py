@@ -1,11 +1,18 @@
 """ASGI middleware that protects the models: bounded request bodies (413) and a bounded
-number of questions in flight (503 + Retry-After)."""
+number of questions in flight, the next ones waiting their turn in a bounded queue (503 +
+Retry-After past it)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import deque
 from urllib.parse import parse_qsl
 
 from fastapi.responses import JSONResponse
+
+
+ARRIVED = "newsqa_arrived"  # request state: `time.monotonic()` when the question arrived, before any wait
 
 
 def _is_question(scope) -> bool:
@@ -81,29 +88,68 @@ class BodySizeLimit:
                 return b"".join(chunks)
 
 
-class InFlightLimit:
-    """At most `limit` questions in flight; past it, 503 with Retry-After at once.
+class QuestionQueue:
+    """At most `limit` questions in flight; the next ones wait their turn in a bounded queue.
 
-    Queueing instead would lengthen every queued request's wait with no bound and build a
-    backlog that outlives the burst; a client told to retry can back off or go elsewhere.
-    Counted on the event loop, so a plain integer is exact. Health and pages without a
-    question are never refused.
+    A question that finds every slot busy waits, first come first served, up to `wait_s`
+    for one; it is refused with 503 and Retry-After when that time runs out, or at once when
+    `max_waiting` questions already wait (a burst far past capacity is turned away in
+    milliseconds instead of building a backlog that outlives it). A freed slot passes
+    straight to the first waiter, so a newcomer never overtakes the queue. The arrival time is
+    put in the request's state (`ARRIVED`), so the request deadline counts the wait.
+    Everything runs on the event loop, so plain integers and a deque are exact. Health and
+    pages without a question are never queued.
     """
 
-    def __init__(self, app, limit: int, retry_after_s: int = 1) -> None:
-        self.app, self.limit, self.retry_after_s = app, limit, retry_after_s
+    def __init__(self, app, limit: int, max_waiting: int, wait_s: float, retry_after_s: int = 1) -> None:
+        self.app, self.limit, self.max_waiting, self.wait_s = app, limit, max_waiting, wait_s
+        self.retry_after_s = retry_after_s
         self.in_flight = 0
+        self.waiting: deque[asyncio.Future] = deque()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not _is_question(scope):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            await _send_json(send, 503, f"the server is busy ({self.limit} questions in flight, "
-                             "NEWSQA_MAX_IN_FLIGHT); retry shortly", {"Retry-After": str(self.retry_after_s)})
+        scope.setdefault("state", {})[ARRIVED] = time.monotonic()
+        if not await self._acquire():
+            busy = "is full" if len(self.waiting) >= self.max_waiting else f"did not free up within {self.wait_s:g} s"
+            await _send_json(send, 503, f"the server is busy: {self.limit} questions in flight and the queue {busy} "
+                             "(NEWSQA_MAX_IN_FLIGHT, NEWSQA_QUEUE_WAIT_S); retry shortly",
+                             {"Retry-After": str(self.retry_after_s)})
             return
-        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self._release()
+
+    async def _acquire(self) -> bool:
+        """Take a slot now, or wait in line for one; False when refused."""
+        if self.in_flight < self.limit and not self.waiting:
+            self.in_flight += 1
+            return True
+        if len(self.waiting) >= self.max_waiting or self.wait_s <= 0:
+            return False
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append(turn)
+        try:
+            await asyncio.wait_for(asyncio.shield(turn), self.wait_s)
+            return True  # the slot was handed over: `in_flight` already counts it
+        except BaseException as err:  # the wait ran out, or the client went away while waiting
+            if turn.done():  # handed a slot at the very moment: pass it on
+                self._release()
+            else:
+                turn.cancel()
+                self.waiting.remove(turn)
+            if isinstance(err, asyncio.TimeoutError):
+                return False
+            raise
+
+    def _release(self) -> None:
+        """Hand the slot to the first waiter still waiting, or free it."""
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.in_flight -= 1

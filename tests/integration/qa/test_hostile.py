@@ -141,7 +141,8 @@ def test_concurrent_questions_get_the_single_thread_answers(server):
 
 
 def test_overload_is_503_with_retry_after_then_recovers(services):
-    with serve_in_background(_app(services, max_in_flight=1)) as url:
+    # No queue: one question in flight, the others refused at once.
+    with serve_in_background(_app(services, max_in_flight=1, max_queued=0)) as url:
         barrier = threading.Barrier(6)
 
         def ask(_):
@@ -152,7 +153,8 @@ def test_overload_is_503_with_retry_after_then_recovers(services):
         with ThreadPoolExecutor(6) as pool:
             responses = list(pool.map(ask, range(6)))
         busy = [r for r in responses if r.status_code == 503]
-        assert busy and all(r.headers.get("retry-after") == "1" and "busy" in r.json()["detail"] for r in busy)
+        assert busy and all(r.headers.get("retry-after") == "1" and "queue is full" in r.json()["detail"]
+                            for r in busy)
         assert {r.status_code for r in responses} <= {200, 503}
         with httpx.Client(base_url=url, timeout=60) as http:
             assert http.get("/healthz").status_code == 200
@@ -194,3 +196,19 @@ def test_serve_refuses_a_public_address_without_a_key(sample_index_dir, monkeypa
         assert main(["serve", "--host", host, "--index-dir", str(sample_index_dir)]) == 2
         assert "NEWSQA_API_KEY" in capsys.readouterr().err
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
+
+
+def test_a_burst_waits_its_turn_in_the_queue_instead_of_being_refused(services):
+    # One slot, a queue long enough for the burst and a generous wait: every question is answered.
+    with serve_in_background(_app(services, max_in_flight=1, max_queued=8, queue_wait_s=60)) as url:
+        barrier = threading.Barrier(5)
+
+        def ask(_):
+            with httpx.Client(base_url=url, timeout=120) as http:
+                barrier.wait()
+                return http.post("/ask", json={"question": "Who requested the meeting?"})
+
+        with ThreadPoolExecutor(5) as pool:
+            responses = list(pool.map(ask, range(5)))
+        assert [r.status_code for r in responses] == [200] * 5
+        assert {r.json()["answers"][0]["start"] for r in responses} == {233}
