@@ -37,11 +37,23 @@ CORRECT_F1 = 0.5  # an answer counts as right (accuracy, calibration labels) at 
 
 
 def documents_from_squad(articles: list[SquadArticle]) -> list[Document]:
-    """One document per article: its paragraphs joined by blank lines."""
+    """One document per article: its paragraphs joined by blank lines, with the archive's own id
+    when the file gives one (`document_id`), else one made from the title and position."""
     return [
-        Document(id=f"{slugify(a.title)}-{i}", title=a.title.replace("_", " "), text=PARAGRAPH_SEPARATOR.join(a.paragraphs))
+        Document(id=a.document_id or f"{slugify(a.title)}-{i}", title=a.title.replace("_", " "),
+                 text=PARAGRAPH_SEPARATOR.join(a.paragraphs))
         for i, a in enumerate(articles)
     ]
+
+
+def with_crowd(documents: list[Document], crowd: list[Document]) -> list[Document]:
+    """`documents` among `crowd`, each article once: a question file written on the crowd's own
+    archive (the news question set) names the archive's ids, and the archive's copy (with its
+    metadata) is indexed in its place."""
+    archive = {d.id: d for d in crowd}
+    own = [archive.get(d.id, d) for d in documents]
+    ids = {d.id for d in own}
+    return own + [d for d in crowd if d.id not in ids]
 
 
 def sample(examples: list[SquadExample], limit: int | None, seed: int = 0) -> list[SquadExample]:
@@ -149,6 +161,29 @@ def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.
     return curve
 
 
+def reliability(tops: list[tuple[float, float]], bins: int = 10) -> dict:
+    """The reliability diagram of the top answers' scores, and the expected calibration error.
+
+    `tops` as for `risk_coverage` (every question counts; any answer to an unanswerable
+    question is wrong). Scores fall into `bins` equal bins of 0..1; each bin reports its mean
+    score, the share of its answers that are right (F1 >= CORRECT_F1) and its size. The
+    expected calibration error is the size-weighted mean gap between the two.
+    """
+    edges = [i / bins for i in range(bins + 1)]
+    diagram, gap = [], 0.0
+    for low, high in zip(edges, edges[1:]):
+        members = [(p, f1) for p, f1 in tops if low <= p < high or (high == 1.0 and p == 1.0)]
+        if not members:
+            diagram.append({"bin": [low, high], "count": 0, "mean_score": None, "right": None})
+            continue
+        mean_score = statistics.fmean(p for p, _ in members)
+        right = statistics.fmean(float(f1 >= CORRECT_F1) for _, f1 in members)
+        gap += len(members) * abs(mean_score - right)
+        diagram.append({"bin": [round(low, 2), round(high, 2)], "count": len(members),
+                        "mean_score": round(mean_score, 4), "right": round(right, 4)})
+    return {"reliability": diagram, "expected_calibration_error": round(gap / max(1, len(tops)), 4)}
+
+
 def candidate_features(candidate, probability: float) -> dict:
     """What `--dump` records of one candidate, for fitting the calibration offline."""
     return {"text": candidate.text, "document_id": candidate.document_id, "calibrated": round(probability, 5),
@@ -156,13 +191,15 @@ def candidate_features(candidate, probability: float) -> dict:
             "probability": candidate.probability, "no_answer_probability": candidate.no_answer_probability,
             "dense_score": round(candidate.dense_score, 5), "passage_score": candidate.passage_score,
             "answer_probability": candidate.answer_probability,
-            "passage_rank": candidate.passage_rank}
+            "passage_rank": candidate.passage_rank, "articles": candidate.articles,
+            "other_probability": candidate.other_probability, "type_fit": candidate.type_fit,
+            "words": candidate.words}
 
 
 def _tally_question(tally: Tally, example: SquadExample, result, top: str, article_ids: list[str],
                     has_impossible: bool) -> None:
     """Add one question's scores (`result`: its `AskResult`; `top`: the answer given, "" for none)."""
-    truths = () if example.is_impossible else example.answers
+    truths = () if example.is_impossible else example.accepted
     if not example.is_impossible:
         forced = result.candidates[0][0].text if result.candidates else ""
         confident = [a.text for a in result.answers if a.confident]
@@ -175,6 +212,9 @@ def _tally_question(tally: Tally, example: SquadExample, result, top: str, artic
         tally.add("forced_top1_f1", best_over_truths(f1_score, forced, truths))
         tally.add("forced_top3_f1", max([best_over_truths(f1_score, c.text, truths)
                                          for c, _ in result.candidates[:3]], default=0.0))
+        # What a person sees: the answers shown (confident or hedged guesses), up to three.
+        tally.add("right_among_shown", float(max([best_over_truths(f1_score, a.text, truths)
+                                                  for a in result.answers[:3]], default=0.0) >= CORRECT_F1))
         _tally_recall(tally, result.passages, article_ids[example.article_index], truths)
         tally.add("answered", float(not result.no_answer))
         if not result.no_answer:
@@ -204,7 +244,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
         result = assistant.ask(example.question, top_k=3)
         latencies.append(result.took_ms)
         read_counts.append(result.passages_read)
-        truths = () if example.is_impossible else example.answers
+        truths = () if example.is_impossible else example.accepted
         best = result.candidates[0] if result.candidates else None
         tops.append((best[1] if best else 0.0, best_over_truths(f1_score, best[0].text, truths) if best else 0.0))
         top = result.answers[0].text if result.answers and not result.no_answer else ""
@@ -221,8 +261,11 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
         _tally_question(tally, example, result, top, article_ids, has_impossible)
     if dump_file:
         dump_file.close()
+    disagreeing = sum(1 for e in examples if e.alternatives)
     return {"mode": "pipeline", "questions": len(examples), "documents": len(documents), **tally.report(),
-            "threshold": assistant.threshold, "risk_coverage": risk_coverage(tops),
+            # questions whose articles disagree: another article's answer counts as right too
+            **({"questions_with_disagreeing_articles": disagreeing} if disagreeing else {}),
+            "threshold": assistant.threshold, "risk_coverage": risk_coverage(tops), **reliability(tops),
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1),
             "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,

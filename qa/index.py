@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import DEFAULT_CHUNK_WORDS, DEFAULT_OVERLAP_SENTENCES
 from qa.embedding import Embedder
 from qa.stores.base import (  # noqa: F401  (re-exported: the names callers import from here)
     ArchiveStats, BuildInProgressError, ChangeSet, DocumentChunks, DocumentPage, Filters, IndexLoadError, Passage,
@@ -40,7 +41,8 @@ class NewsIndex:
         return cls(backend.open(version, embedding=embedding_info(embedder), fallback=fallback), embedder, backend)
 
     @classmethod
-    def build(cls, documents: list[Document], embedder: Embedder, max_words: int = 100, overlap_sentences: int = 1,
+    def build(cls, documents: list[Document], embedder: Embedder, max_words: int = DEFAULT_CHUNK_WORDS,
+              overlap_sentences: int = DEFAULT_OVERLAP_SENTENCES,
               progress: bool = False, index_dir: str | Path | None = None,
               backend: StoreBackend | None = None) -> NewsIndex:
         """Index `documents` from scratch into `backend`, or the default folder store in `index_dir`,

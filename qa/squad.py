@@ -27,6 +27,15 @@ class SquadExample:
     is_impossible: bool = False
     article_index: int = 0
     paragraph_index: int = 0
+    # Other articles' answers to the same question, when the file records that articles disagree
+    # (the news question set's `conflicts`): the same story reported with other figures.
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """What counts as right in the pipeline, where every article is searched: this article's
+        answers or another article's report of the same story."""
+        return self.answers + tuple(a for a in self.alternatives if a not in self.answers)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class SquadArticle:
 
     title: str
     paragraphs: tuple[str, ...] = field(default_factory=tuple)
+    document_id: str | None = None  # the archive's own id, when the file names it (the news question set)
 
 
 def load_squad(path: str | Path) -> tuple[list[SquadArticle], list[SquadExample]]:
@@ -43,6 +53,9 @@ def load_squad(path: str | Path) -> tuple[list[SquadArticle], list[SquadExample]
         raw = json.load(handle)
     articles: list[SquadArticle] = []
     examples: list[SquadExample] = []
+    # The news question set marks a question whose answer differs between articles with
+    # "-grp-<group>" in its id, and lists every article's answer under `conflicts`.
+    conflicts = {c["group"]: tuple(a["text"] for a in c["answers"]) for c in raw.get("conflicts", [])}
     for a_idx, article in enumerate(raw["data"]):
         paragraphs = []
         for p_idx, paragraph in enumerate(article["paragraphs"]):
@@ -61,9 +74,11 @@ def load_squad(path: str | Path) -> tuple[list[SquadArticle], list[SquadExample]
                         is_impossible=bool(qa.get("is_impossible", False)) or not answers,
                         article_index=a_idx,
                         paragraph_index=p_idx,
+                        alternatives=conflicts.get(str(qa["id"]).partition("-grp-")[2], ()),
                     )
                 )
-        articles.append(SquadArticle(title=article.get("title", f"article-{a_idx}"), paragraphs=tuple(paragraphs)))
+        articles.append(SquadArticle(title=article.get("title", f"article-{a_idx}"), paragraphs=tuple(paragraphs),
+                                     document_id=article.get("document_id")))
     return articles, examples
 
 

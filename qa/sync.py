@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from qa.chunking import chunk_document
+from qa.config import DEFAULT_CHUNK_WORDS, DEFAULT_OVERLAP_SENTENCES
 from qa.ingestion import load_articles
 from qa.embedding import Embedder
 from qa.faults import pause_point
@@ -50,6 +51,7 @@ class BuildSummary:
     removed: int = 0
     unchanged: int = 0
     skipped: list = field(default_factory=list)  # `qa.types.SkippedFile`s: files read but not indexed
+    stages: dict = field(default_factory=dict)  # seconds per stage: read, plan, chunk, embed, write (+ the store's)
 
 
 @dataclass
@@ -66,9 +68,12 @@ class _Plan:
 
 
 def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: dict, fingerprints: dict[str, str],
-                     reusable: dict[str, np.ndarray], progress: bool) -> tuple[list[DocumentChunks], int]:
+                     reusable: dict[str, np.ndarray], progress: bool,
+                     stages: dict | None = None) -> tuple[list[DocumentChunks], int]:
     """Chunk the documents and embed the chunks whose input text has no stored vector; returns
-    the ready documents and how many chunks were embedded."""
+    the ready documents and how many chunks were embedded (seconds of each step into `stages`)."""
+    stages = {} if stages is None else stages
+    clock = time.perf_counter()
     prepared = []
     todo: list[tuple[int, int, str]] = []  # (document position, chunk position, input)
     for position, document in enumerate(documents):
@@ -81,12 +86,15 @@ def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: di
             else:
                 todo.append((position, i, text))
         prepared.append(DocumentChunks(document, chunks, vectors, fingerprints[document.id]))
+    stages["chunk"] = round(time.perf_counter() - clock, 3)
     LOG.info("embedding %d chunks of %d documents", len(todo), len(documents))
     pause_point("embedding")
+    clock = time.perf_counter()
     if todo:
         encoded = embedder.encode([text for _, _, text in todo], progress=progress)
         for (position, i, _), vector in zip(todo, encoded):
             prepared[position].vectors[i] = vector
+    stages["embed"] = round(time.perf_counter() - clock, 3)
     return prepared, len(todo)
 
 
@@ -134,7 +142,7 @@ def _plan(current: Store | None, chunking: dict, documents: list[Document] | Non
 
 
 def _summary(plan: _Plan, written: dict, version: str, embedded: int, started: float,
-             skipped: list | None) -> BuildSummary:
+             skipped: list | None, stages: dict) -> BuildSummary:
     """What a sync that wrote `version` (its manifest: `written`) changed."""
     stored, fingerprints, changed = plan.stored, plan.fingerprints, plan.changed
     removed = [i for i in stored if i not in fingerprints] if plan.replace_all else plan.removed
@@ -144,12 +152,22 @@ def _summary(plan: _Plan, written: dict, version: str, embedded: int, started: f
         documents=written["documents"], chunks=written["chunks"], embedded_chunks=embedded,
         seconds=round(time.time() - started, 2), version=version, added=added, changed=replaced,
         removed=len(removed), unchanged=len(stored) - replaced - len(removed), skipped=list(skipped or []),
+        stages={**stages, **_store_stages(stages.get("write", 0.0), written.get("stage_seconds") or {})},
     )
+
+
+def _store_stages(write: float, store: dict[str, float]) -> dict[str, float]:
+    """The store's own profile of its write (when it keeps one), and the rest of the write's
+    time: checksums, fsync and the swap."""
+    if not store:
+        return {}
+    return {**{f"write: {k}": v for k, v in store.items()},
+            "write: checksums, fsync, swap": round(max(0.0, write - sum(store.values())), 3)}
 
 
 def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Document] | None = None,
                upserts: list[Document] | None = None, deletes: list[str] = (), full: bool = False,
-               max_words: int = 100, overlap_sentences: int = 1, progress: bool = False,
+               max_words: int = DEFAULT_CHUNK_WORDS, overlap_sentences: int = DEFAULT_OVERLAP_SENTENCES, progress: bool = False,
                skipped: list | None = None) -> BuildSummary:
     """Bring the store up to date and write one new version; returns what changed.
 
@@ -164,6 +182,7 @@ def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Doc
     Nothing is written when nothing changed.
     """
     started = time.time()
+    stages: dict[str, float] = {}
     chunking = {"max_words": max_words, "overlap_sentences": overlap_sentences}
     settings = {"embedding_model": embedding_info(embedder), "chunking": chunking}
     with backend.lock():
@@ -177,17 +196,20 @@ def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Doc
         if (stats := plan.unchanged_stats) is not None:
             return BuildSummary(stats.documents, stats.chunks, 0, round(time.time() - started, 2), None,
                                 unchanged=len(plan.stored), skipped=list(skipped or []))
+        stages["plan"] = round(time.time() - started, 3)
         prepared, embedded = _chunk_and_embed(plan.changed, embedder, chunking, plan.fingerprints, plan.reusable,
-                                              progress)
+                                              progress, stages)
+        writing = time.perf_counter()
         changes = ChangeSet(upserts=prepared, deletes=[] if plan.replace_all else plan.removed,
                             replace_all=plan.replace_all, settings=settings)
         version = backend.write(changes)
+        stages["write"] = round(time.perf_counter() - writing, 3)
     written = backend.manifest(version)  # its counts; opening the version to count would load all of it
-    return _summary(plan, written, version, embedded, started, skipped)
+    return _summary(plan, written, version, embedded, started, skipped, stages)
 
 
 def rebuild_index(article_paths: list[str | Path], target: str | Path | StoreBackend, embedder: Embedder,
-                  max_words: int = 100, overlap_sentences: int = 1, progress: bool = False,
+                  max_words: int = DEFAULT_CHUNK_WORDS, overlap_sentences: int = DEFAULT_OVERLAP_SENTENCES, progress: bool = False,
                   full: bool = False) -> BuildSummary:
     """Sync the store `target` (a backend, or a folder for the default folder store) with
     article files and folders (see `sync_index`).
@@ -199,8 +221,11 @@ def rebuild_index(article_paths: list[str | Path], target: str | Path | StoreBac
 
         target = folder_backend(target)
     skipped: list = []
+    reading = time.perf_counter()
     documents = load_articles(list(article_paths), skipped=skipped)
     if not documents:
         raise ValueError(f"no articles found in {', '.join(map(str, article_paths))}")
-    return sync_index(target, embedder, documents=documents, full=full, max_words=max_words,
-                      overlap_sentences=overlap_sentences, progress=progress, skipped=skipped)
+    read_seconds = round(time.perf_counter() - reading, 3)
+    summary = sync_index(target, embedder, documents=documents, full=full, max_words=max_words,
+                         overlap_sentences=overlap_sentences, progress=progress, skipped=skipped)
+    return replace(summary, stages={"read": read_seconds, **summary.stages})

@@ -30,7 +30,7 @@ import logging
 import sys
 from pathlib import Path
 
-from qa.cli.common import described, log_at, settings_from, store_option
+from qa.cli.common import chunking_options, described, log_at, settings_from, store_option
 from qa.embedding import Embedder
 from qa.index import NewsIndex
 from qa.ingestion import ArticleError, load_articles
@@ -49,8 +49,7 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true", help="write a new version from scratch (a sync)")
     parser.add_argument("--index-dir", type=Path, default=None, help="the folder store's folder (default: NEWSQA_INDEX_DIR)")
     store_option(parser)
-    parser.add_argument("--max-words", type=int, default=100, help="chunk size in words")
-    parser.add_argument("--overlap-sentences", type=int, default=1)
+    chunking_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--if-needed", action="store_true",
                         help="build only when no version of the index can be served (none built, all damaged, "
@@ -67,6 +66,8 @@ def report(summary: BuildSummary, target: str) -> None:
     print(f"{target} version {summary.version}: {summary.documents} documents, {summary.chunks} chunks "
           f"({summary.added} added, {summary.changed} changed, {summary.removed} removed, {summary.unchanged} "
           f"unchanged; {summary.embedded_chunks} chunks embedded) in {summary.seconds:.1f} s")
+    if summary.stages:
+        print("stages: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in summary.stages.items()))
 
 
 def servable(backend: StoreBackend, embedder: Embedder) -> bool:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cli.common import described
+from qa.cli.common import chunking_options, described, reading_options
 from qa.config import PROJECT_ROOT, Settings
 from qa.evaluation import CALIBRATION_SPLIT_DEFAULTS, CORRECT_F1, SQUAD_TRAIN
 from qa.evaluation import risk_coverage as coverage_curve
@@ -54,13 +54,7 @@ CANDIDATES_PER_QUESTION = 5
 def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentParser:
     parser = described(__doc__, prog)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="held-out SQuAD-format file")
-    parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
-    parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
-    parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
-    parser.add_argument("--first-read", type=int, default=settings.first_read,
-                        help="passages read first, the rest only when no answer among them is likely enough; 0: all")
-    parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
-                        help="the reader's answer probability among the first passages that spares the rest")
+    reading_options(parser, settings)
     parser.add_argument("--questions", type=int, default=CALIBRATION_SPLIT_DEFAULTS["questions"],
                         help="answerable questions to ask")
     parser.add_argument("--unanswerable-share", type=float, default=CALIBRATION_SPLIT_DEFAULTS["unanswerable_share"])
@@ -70,12 +64,16 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
                         help="also ask this many SQuAD train questions about the crowd's SQuAD articles (answerable)")
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR)
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"))
+    chunking_options(parser)
     parser.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURES), choices=sorted(FEATURES))
     parser.add_argument("--choose", choices=["utility", "accuracy"], default="utility",
                         help="threshold: the best F1 with abstention on the curve, or the lowest one whose "
                              "answers are right --target-accuracy %% of the time")
     parser.add_argument("--target-accuracy", type=float, default=85.0, help="%% of confident answers that are right")
     parser.add_argument("--from-dump", type=Path, default=None, help="refit from a dump instead of asking again")
+    parser.add_argument("--extra-dump", type=Path, nargs="+", default=[],
+                        help="also fit on these dumps (`newsqa evaluate --mode pipeline --dump`), e.g. the "
+                             "calibration half of the news question set asked of the crowded archive")
     parser.add_argument("--report-only", action="store_true",
                         help="print the risk-coverage curve of the current calibration on --from-dump; write nothing")
     parser.add_argument("--seed", type=int, default=CALIBRATION_SPLIT_DEFAULTS["seed"])
@@ -108,6 +106,7 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
         crowd_documents,
         documents_from_squad,
         evaluate_pipeline,
+        with_crowd,
     )
     from qa.index import NewsIndex
     from qa.pipeline import Assistant
@@ -121,15 +120,17 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     kept = [documents[i] for i in split.indexed]
     embedder = CachingEmbedder(Embedder.from_settings(settings), args.cache_dir)
     crowd = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
-    index = NewsIndex.build(kept + crowd, embedder, progress=True)
+    indexed = with_crowd(kept, crowd)
+    index = NewsIndex.build(indexed, embedder, max_words=args.max_words, overlap_sentences=args.overlap_sentences,
+                            progress=True)
     embedder.save()
     reader = ExtractiveReader(args.reader_model, backend=args.reader_backend)
     assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
                                         first_read=args.first_read, first_read_enough=args.first_read_enough)
     dump.parent.mkdir(parents=True, exist_ok=True)
-    evaluate_pipeline(assistant, kept + crowd, split.asked, [d.id for d in documents], dump=dump)
+    evaluate_pipeline(assistant, indexed, split.asked, [d.id for d in documents], dump=dump)
     if args.crowd and args.crowd_questions:
-        _crowd_questions(args, rng, assistant, kept + crowd, dump)
+        _crowd_questions(args, rng, assistant, indexed, dump)
 
 
 def crowd_dump(dump: Path) -> Path:
@@ -141,7 +142,9 @@ def _candidate(row: dict) -> SpanCandidate:
         document_id=row["document_id"], start=0, end=0, text=row["text"], span_score=row["span_score"],
         null_score=row["null_score"], passage_rank=row["passage_rank"], passage_score=row["passage_score"],
         probability=row["probability"], no_answer_probability=row["no_answer_probability"],
-        dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]))
+        dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]),
+        articles=row.get("articles", 1), other_probability=row.get("other_probability", 0.0),
+        type_fit=row.get("type_fit", 0.5), words=row.get("words", len(row["text"].split())))
 
 
 def load_dump(path: Path) -> list[tuple[bool, list[tuple[SpanCandidate, float]]]]:
@@ -211,7 +214,7 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
     return {
         "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"],
         "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
-                                         if crowd_dump(dump).exists() else []),
+                                         if crowd_dump(dump).exists() else []) + [p.name for p in args.extra_dump],
         "crowded": args.crowd, "passages_read": args.passages,
         # Which of the file's questions were asked: `evaluate --unseen-by-calibration` asks the others.
         "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
@@ -255,6 +258,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     questions = load_dump(dump)
     if crowd_dump(dump).exists() and not args.report_only:
         questions += load_dump(crowd_dump(dump))
+    for extra in args.extra_dump:
+        questions += load_dump(extra)
     grid = np.round(np.linspace(0.02, 0.98, 49), 3)
     if args.report_only:
         return print_current(args, questions, grid)

@@ -35,6 +35,28 @@ def store_option(parser: argparse.ArgumentParser, default: str | None = None, **
     parser.add_argument("--store", choices=list(STORE_NAMES), default=default, **extra)
 
 
+def reading_options(parser: argparse.ArgumentParser, settings) -> None:
+    """The reader and how many passages it reads (evaluate and calibrate ask as the server does)."""
+    from pathlib import Path
+
+    parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
+    parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
+    parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
+    parser.add_argument("--first-read", type=int, default=settings.first_read,
+                        help="passages read first, the rest only when no answer among them is likely enough; 0: all")
+    parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
+                        help="the reader's answer probability among the first passages that spares the rest")
+
+
+def chunking_options(parser: argparse.ArgumentParser) -> None:
+    """--max-words and --overlap-sentences, defaulting to the project's chunking (qa.config)."""
+    from qa.config import DEFAULT_CHUNK_WORDS, DEFAULT_OVERLAP_SENTENCES
+
+    parser.add_argument("--max-words", type=int, default=DEFAULT_CHUNK_WORDS, help="chunk size in words")
+    parser.add_argument("--overlap-sentences", type=int, default=DEFAULT_OVERLAP_SENTENCES,
+                        help="sentences repeated at the start of the next chunk")
+
+
 def days(value: str) -> float:
     try:
         number = float(value)

@@ -39,7 +39,7 @@ import random
 import time
 from pathlib import Path
 
-from qa.cli.common import described, log_at, store_option
+from qa.cli.common import chunking_options, described, reading_options, log_at, store_option
 from qa.config import PROJECT_ROOT, Settings
 from qa.embedding import Embedder
 from qa.evaluation import (
@@ -47,6 +47,7 @@ from qa.evaluation import (
     CachingEmbedder,
     calibration_split,
     crowd_documents,
+    with_crowd,
     documents_from_squad,
     evaluate_pipeline,
     evaluate_reader,
@@ -67,13 +68,7 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
     parser.add_argument("file", type=Path, help="SQuAD-format JSON")
     parser.add_argument("--mode", choices=["reader", "pipeline", "retrieval"], default="reader")
     parser.add_argument("--limit", type=int, default=None, help="a seeded random sample of N questions")
-    parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
-    parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
-    parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
-    parser.add_argument("--first-read", type=int, default=settings.first_read,
-                        help="passages read first, the rest only when no answer among them is likely enough; 0: all")
-    parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
-                        help="the reader's answer probability among the first passages that spares the rest")
+    reading_options(parser, settings)
     parser.add_argument("--threshold", type=float, default=None, help="no-answer threshold (default: calibrated)")
     parser.add_argument("--details", action="store_true", help="pipeline: list every question's top answer")
     parser.add_argument("--out", type=Path, default=None, help="JSON report (default: runs/eval/<file>-<mode>.json)")
@@ -89,6 +84,7 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
                         help="chunk embeddings kept between runs (retrieval and pipeline modes)")
     store_option(parser, default=STORE_NAMES[0],
                  help="retrieval/pipeline: the kind of store to index into, in a temporary folder")
+    chunking_options(parser)
     parser.add_argument("--dump", type=Path, default=None,
                         help="pipeline: write every question's candidates with their features (JSON lines)")
     return parser
@@ -135,10 +131,11 @@ def index_archive(args: argparse.Namespace, settings: Settings, articles, kept) 
     embedder = CachingEmbedder(Embedder.from_settings(settings), args.cache_dir)
     documents = documents_from_squad(articles)
     distractors = crowd_documents(args.shared_dir, args.crowd_train_articles) if args.crowd else []
-    indexed = (documents if kept is None else [documents[i] for i in kept]) + distractors
+    indexed = with_crowd(documents if kept is None else [documents[i] for i in kept], distractors)
     build_started = time.time()
     backend = temporary_backend(args.store)  # the index lives as long as the backend holds its folder
-    index = NewsIndex.build(indexed, embedder, progress=True, backend=backend)
+    index = NewsIndex.build(indexed, embedder, max_words=args.max_words, overlap_sentences=args.overlap_sentences,
+                            progress=True, backend=backend)
     build_seconds = time.time() - build_started
     embedder.save()
     return index, {"indexed": indexed, "article_ids": [d.id for d in documents], "distractors": distractors,
@@ -157,6 +154,7 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], args.details,
                                    dump=args.dump)
         report["passages_read"] = args.passages
+        report["chunking"] = {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences}
         two_step = 0 < args.first_read < args.passages
         report["first_read"] = [args.first_read, args.first_read_enough] if two_step else None
     if kept is not None:

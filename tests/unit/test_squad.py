@@ -44,3 +44,28 @@ def test_load_squad_reads_v2_fields(tmp_path):
     assert articles[0].paragraphs == ("Paris is in France.",)
     assert examples[0].answers == ("France",) and not examples[0].is_impossible
     assert examples[1].is_impossible and examples[1].answers == ()
+
+
+def test_a_question_whose_articles_disagree_accepts_every_articles_answer(tmp_path):
+    import json
+
+    data = {"data": [
+        {"title": "A", "document_id": "a", "paragraphs": [{"context": "Jobs rose by 157,000 in May.", "qas": [
+            {"id": "a-q1-grp-jobs", "question": "How many jobs were added?", "answers": [
+                {"text": "157,000", "answer_start": 13}]},
+            {"id": "a-q2", "question": "When?", "answers": [{"text": "May", "answer_start": 24}]}]}]},
+        {"title": "B", "document_id": "b", "paragraphs": [{"context": "Jobs rose by 146,000.", "qas": [
+            {"id": "b-q1-grp-jobs", "question": "How many jobs were added?", "answers": [
+                {"text": "146,000", "answer_start": 13}]}]}]}],
+        "conflicts": [{"group": "jobs", "question": "How many jobs were added?", "answers": [
+            {"document_id": "a", "text": "157,000", "answer_start": 13},
+            {"document_id": "b", "text": "146,000", "answer_start": 13}]}]}
+    path = tmp_path / "news.json"
+    path.write_text(json.dumps(data))
+    articles, examples = load_squad(path)
+    assert [a.document_id for a in articles] == ["a", "b"]
+    by_id = {e.id: e for e in examples}
+    assert by_id["a-q1-grp-jobs"].answers == ("157,000",)  # the article's own answer, as before
+    assert by_id["a-q1-grp-jobs"].accepted == ("157,000", "146,000")  # and the other article's report
+    assert by_id["b-q1-grp-jobs"].accepted == ("146,000", "157,000")
+    assert by_id["a-q2"].accepted == ("May",) and by_id["a-q2"].alternatives == ()
