@@ -322,7 +322,7 @@ class CachingEmbedder:
 def crowd_documents(shared_dir, squad_train_articles: int = 20, seed: int = 7) -> list[Document]:
     """Distractor articles for a crowded archive: the BBC news archive plus Wikipedia neighbours.
 
-    The 2,225 BBC articles (loaded exactly as `build_index.py` would load them) stand
+    The 2,225 BBC articles (loaded exactly as `newsqa build` would load them) stand
     for a newsroom's own archive; a seeded sample of SQuAD *train* articles adds
     encyclopaedic neighbours (never a dev article: train and dev share none).
     """
@@ -344,13 +344,13 @@ def crowd_train_articles(total: int, count: int, seed: int = 7) -> list[int]:
     return sorted(random.Random(seed).sample(range(total), count))
 
 
-# The split `scripts/calibrate_reader.py` uses unless told otherwise (calibration.json records it).
+# The split `newsqa calibrate` uses unless told otherwise (calibration.json records it).
 CALIBRATION_SPLIT_DEFAULTS = {"seed": 13, "questions": 1200, "unanswerable_share": 0.33}
 
 
 @dataclass
 class CalibrationSplit:
-    """How `scripts/calibrate_reader.py` divides a held-out file, and what it never asked.
+    """How `newsqa calibrate` divides a held-out file, and what it never asked.
 
     `indexed` are the articles put in the archive; `asked` the questions the calibration
     was fitted on (answerable ones about indexed articles, and questions about the other

@@ -202,7 +202,7 @@ class Calibration:
 
     p = sigmoid(sum(weights[name] * FEATURES[name](candidate)) + bias)
     Fitted on held-out questions asked of a crowded archive by
-    scripts/calibrate_reader.py, on features chosen because they do not drift with
+    `newsqa calibrate`, on features chosen because they do not drift with
     the archive's size (the fused retrieval score does: the right passage's rank
     drops as neighbours are added). `threshold` is the probability under which an
     answer is not confident.

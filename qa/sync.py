@@ -5,7 +5,7 @@ article), chunks and embeds only what changed (reusing the vectors of chunks who
 unchanged), and hands the store one `ChangeSet`, which it applies as a new version made
 current atomically (what that means per store: `qa.stores.base`). `rebuild_index` syncs a
 store with article files and folders (a file that is gone is removed, one that changed is
-replaced); `scripts/build_index.py` is its command line.
+replaced); `newsqa build` is its command line.
 
 The whole sync holds the store's write lock (`StoreBackend.lock`): what it read from the
 current version is still current when it writes.
@@ -127,7 +127,7 @@ def _plan(current: Store | None, chunking: dict, documents: list[Document] | Non
     fingerprints = {d.id: document_fingerprint(d, chunking) for d in wanted}
     if replace_all and documents is None:
         raise ValueError("the index has no usable current version, so it cannot be changed article by "
-                         "article: sync it with the whole archive (`scripts/build_index.py`)")
+                         "article: sync it with the whole archive (`newsqa build`)")
     changed = list(wanted) if replace_all else [d for d in wanted if stored.get(d.id) != fingerprints[d.id]]
     removed = [i for i in stored if i not in fingerprints] if documents is not None else []
     removed += [i for i in deletes if i in stored and i not in removed]

@@ -33,7 +33,7 @@ class NoIndexError(Exception):
     def __init__(self, services) -> None:
         # No server paths in what clients see: `LiveIndex.error` names versions only.
         reason = services.live_index.error or NO_INDEX
-        super().__init__(f"{reason}. Build one with `python scripts/build_index.py`")
+        super().__init__(f"{reason}. Build one with `newsqa build`")
 
 
 # The most specific class of an error decides (a subclass listed before its base is not needed:

@@ -5,7 +5,7 @@
     newsqa build --add new-story.html             # add or replace these files' articles only
     newsqa build --delete bbc-politics-012 old-id  # remove articles by id
     newsqa build --full                           # a new version from scratch
-    NEWSQA_STORE=milvus newsqa build              # the same, into the store configured (docs/operations.md)
+    NEWSQA_STORE=... newsqa build                 # the same, into the store configured (docs/operations.md)
 
 A sync compares the articles with what the index holds (a content fingerprint per
 article): new articles are added, changed ones replaced (only chunks whose text changed

@@ -49,6 +49,7 @@ SHARED_DIR = PROJECT_ROOT.parent / "shared"
 DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
 DEFAULT_FEATURES = ("log_answer_probability", "margin", "dense_score")
 CANDIDATES_PER_QUESTION = 5
+EVEN_ODDS = 0.5  # --choose even-odds: confident when more likely right than wrong (the grid holds 0.5)
 
 
 def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentParser:
@@ -66,9 +67,12 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/embedding-cache"))
     chunking_options(parser)
     parser.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURES), choices=sorted(FEATURES))
-    parser.add_argument("--choose", choices=["utility", "accuracy"], default="utility",
-                        help="threshold: the best F1 with abstention on the curve, or the lowest one whose "
-                             "answers are right --target-accuracy %% of the time")
+    parser.add_argument("--candidates-per-question", type=int, default=CANDIDATES_PER_QUESTION,
+                        help="fit on each question's best N candidates (1: the answer shown first)")
+    parser.add_argument("--choose", choices=["utility", "accuracy", "even-odds"], default="utility",
+                        help="threshold: the best F1 with abstention on the curve, the lowest one whose answers "
+                             "are right --target-accuracy %% of the time, or 0.5 (even-odds: an answer is confident "
+                             "when its calibrated score says it is more likely right than wrong)")
     parser.add_argument("--target-accuracy", type=float, default=85.0, help="%% of confident answers that are right")
     parser.add_argument("--from-dump", type=Path, default=None, help="refit from a dump instead of asking again")
     parser.add_argument("--extra-dump", type=Path, nargs="+", default=[],
@@ -168,12 +172,14 @@ def risk_coverage(calibration: Calibration, questions, grid: np.ndarray) -> list
     return coverage_curve(tops(calibration, questions), [round(float(t), 3) for t in grid], digits=2)
 
 
-def fit(questions, names: tuple[str, ...]) -> Calibration:
+def fit(questions, names: tuple[str, ...], per_question: int = CANDIDATES_PER_QUESTION) -> Calibration:
+    """Logistic regression of "right" (F1 >= CORRECT_F1) on the named features of each question's
+    best `per_question` candidates (by the reader's order in the dump)."""
     from sklearn.linear_model import LogisticRegression
 
     rows, labels = [], []
     for _, scored in questions:
-        for candidate, f1 in scored[:CANDIDATES_PER_QUESTION]:
+        for candidate, f1 in scored[:per_question]:
             rows.append([FEATURES[name](candidate) for name in names])
             labels.append(int(f1 >= CORRECT_F1))
     model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(rows), np.array(labels))
@@ -220,7 +226,9 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
         "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
-        "chosen_by": args.choose if args.choose == "utility" else f"accuracy >= {args.target_accuracy}%",
+        "candidates_per_question": args.candidates_per_question,
+        "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},
+        "chosen_by": f"accuracy >= {args.target_accuracy}%" if args.choose == "accuracy" else args.choose,
         "at_threshold": chosen,
         "date": time.strftime("%Y-%m-%d"),
         # The weights this was fitted for: ExtractiveReader refuses it beside any other weights.
@@ -230,12 +238,14 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
 
 def fit_and_write(args: argparse.Namespace, questions, grid: np.ndarray, dump: Path) -> int:
     """Fit, choose the threshold on the curve, write calibration.json and the curve."""
-    calibration = fit(questions, tuple(args.features))
+    calibration = fit(questions, tuple(args.features), args.candidates_per_question)
     curve = risk_coverage(calibration, questions, grid)
     for point in curve:
         point["f1_with_abstention"] = round(utility(calibration, questions, point["threshold"]), 2)
     if args.choose == "accuracy":
         chosen = choose_threshold(curve, args.target_accuracy)
+    elif args.choose == "even-odds":
+        chosen = next(p for p in curve if p["threshold"] == EVEN_ODDS)
     else:
         chosen = max(curve, key=lambda p: p["f1_with_abstention"])
     record = calibration_record(args, calibration, chosen, questions, dump)

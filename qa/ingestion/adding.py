@@ -1,7 +1,7 @@
 """Adding one article to a running archive: from the browser form or `POST /documents`.
 
 The article is written as a file into the archive folder (`<first NEWSQA_ARTICLES
-folder>/added/`), then indexed with the same code path as `scripts/build_index.py --add`:
+folder>/added/`), then indexed with the same code path as `newsqa build --add`:
 `load_file` with the archive folder as root (so the id is the one a later sync derives)
 and `sync_index(upserts=...)`, which embeds only the new chunks and swaps a new version
 in atomically. The server then loads that version at once. Because the file lives in the

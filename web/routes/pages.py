@@ -25,7 +25,7 @@ from web.errors import detail_of, status_of
 from web.schemas import FiltersIn
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-NO_INDEX_PAGE = "No index is loaded yet. Build one with `python scripts/build_index.py`."
+NO_INDEX_PAGE = "No index is loaded yet. Build one with `newsqa build`."
 PAGE_HALF_LIFE_DAYS = 365.0  # "newer first" on the page: an answer a year older needs twice the score
 ARCHIVE_PAGE_SIZE = 50
 MAX_FORM_FIELDS = 20
@@ -296,7 +296,7 @@ async def add_submit(request: Request, services: ServicesDep,
         return again(401, "This server needs its API key to add articles: enter it in the key field.")
     index = services.live_index.get()
     if index is None:
-        return again(503, "No index is loaded yet. Build one with `python scripts/build_index.py` first.")
+        return again(503, "No index is loaded yet. Build one with `newsqa build` first.")
     data = await file.read() if file is not None and file.filename else b""
     try:
         name, data = _article_file(fields, file, data)

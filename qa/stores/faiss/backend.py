@@ -55,7 +55,7 @@ class FaissBackend:
         """
         version = version or self.current_version()
         if version is None:
-            raise IndexLoadError(f"no index in {self.index_dir}: build one with `python scripts/build_index.py "
+            raise IndexLoadError(f"no index in {self.index_dir}: build one with `newsqa build "
                                  f"--index-dir {self.index_dir}`")
         try:
             return self._open(version, embedding)
@@ -73,7 +73,7 @@ class FaissBackend:
     def _open(self, version: str, embedding: dict | None) -> FaissStore:
         directory = self.index_dir / version
         label = f"index version {version}"
-        rebuild = "rebuild it with `python scripts/build_index.py --full`"
+        rebuild = "rebuild it with `newsqa build --full`"
         try:
             manifest = json.loads((directory / "manifest.json").read_text())
         except OSError as err:

@@ -54,7 +54,7 @@ from qa.stores.milvus.schema import (
 from qa.stores.milvus.store import MilvusStore
 
 LOG = logging.getLogger("qa.stores.milvus")
-MILVUS_REBUILD = "rebuild the index (`python scripts/build_index.py` with NEWSQA_STORE=milvus)"
+MILVUS_REBUILD = "rebuild the index (`newsqa build` with NEWSQA_STORE=milvus)"
 
 FORMAT_VERSION = 1
 BATCH_ROWS = 1_000
@@ -110,7 +110,7 @@ class MilvusBackend:
         target = version or self.current_version()
         if target is None:
             raise IndexLoadError(f"no index in {self._conn.where} (collection {self.collection!r}): build one with "
-                                 "`python scripts/build_index.py` and NEWSQA_STORE=milvus")
+                                 "`newsqa build` and NEWSQA_STORE=milvus")
         try:
             return self._open_version(target, embedding)
         except StoreUnavailableError:

@@ -81,7 +81,7 @@ def test_index_of_the_previous_format_is_refused_with_how_to_rebuild(tmp_path, e
     path = tmp_path / folder_backend(tmp_path).current_version() / "manifest.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "format": 2}))
     with pytest.raises(IndexLoadError, match=r"has format 2, but this release reads format 3; rebuild it with "
-                                             r"`python scripts/build_index.py --full`"):
+                                             r"`newsqa build --full`"):
         NewsIndex.open(folder_backend(tmp_path), embedder)
 
 
@@ -97,7 +97,7 @@ def test_index_built_with_another_model_is_refused(tmp_path, embedder):
 
 
 def test_missing_index_names_the_build_command(tmp_path, embedder):
-    with pytest.raises(IndexLoadError, match="scripts/build_index.py"):
+    with pytest.raises(IndexLoadError, match="newsqa build"):
         NewsIndex.open(folder_backend(tmp_path), embedder)
 
 
