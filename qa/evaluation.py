@@ -173,14 +173,13 @@ def reliability(tops: list[tuple[float, float]], bins: int = 10) -> dict:
     diagram, gap = [], 0.0
     for low, high in zip(edges, edges[1:]):
         members = [(p, f1) for p, f1 in tops if low <= p < high or (high == 1.0 and p == 1.0)]
-        if not members:
-            diagram.append({"bin": [low, high], "count": 0, "mean_score": None, "right": None})
-            continue
-        mean_score = statistics.fmean(p for p, _ in members)
-        right = statistics.fmean(float(f1 >= CORRECT_F1) for _, f1 in members)
-        gap += len(members) * abs(mean_score - right)
+        mean_score = statistics.fmean(p for p, _ in members) if members else None
+        right = statistics.fmean(float(f1 >= CORRECT_F1) for _, f1 in members) if members else None
+        if members:
+            gap += len(members) * abs(mean_score - right)
         diagram.append({"bin": [round(low, 2), round(high, 2)], "count": len(members),
-                        "mean_score": round(mean_score, 4), "right": round(right, 4)})
+                        "mean_score": None if mean_score is None else round(mean_score, 4),
+                        "right": None if right is None else round(right, 4)})
     return {"reliability": diagram, "expected_calibration_error": round(gap / max(1, len(tops)), 4)}
 
 

@@ -61,29 +61,28 @@ def expected_shape(question: str) -> re.Pattern | None:
 
 def type_fit(question: str, answer: str) -> float:
     """1.0 when `answer` has the shape `question` asks for, 0.0 when it does not, 0.5 when unknown."""
-    shape = expected_shape(question)
-    if shape is None:
-        return 0.5
-    return 1.0 if shape.search(answer) else 0.0
+    return _fits(expected_shape(question), answer)
+
+
+def _fits(shape: re.Pattern | None, answer: str) -> float:
+    return 0.5 if shape is None else float(bool(shape.search(answer)))
 
 
 def with_evidence(question: str, candidates: list[SpanCandidate]) -> list[SpanCandidate]:
     """`candidates` with `articles`, `other_probability`, `type_fit` and `words` filled in, same order."""
-    documents: dict[str, set[str]] = defaultdict(set)
-    best: dict[str, tuple[float, str]] = {}  # answer key -> (answer probability, a document giving it)
+    documents: dict[str, set[str]] = defaultdict(set)  # answer key -> the articles giving it
+    best: dict[str, float] = {}  # answer key -> its answer probability
     for candidate in candidates:
         key = candidate.normalized or candidate.text
         documents[key].add(candidate.document_id)
-        if candidate.answer_probability > best.get(key, (-1.0, ""))[0]:
-            best[key] = (candidate.answer_probability, candidate.document_id)
-    ranked = sorted(best.items(), key=lambda item: -item[1][0])
+        best[key] = max(best.get(key, 0.0), candidate.answer_probability)
+    ranked = sorted(best.items(), key=lambda item: -item[1])
     shape = expected_shape(question)
     result = []
     for candidate in candidates:
         key = candidate.normalized or candidate.text
-        rival = next((p for other, (p, _) in ranked
+        rival = next((p for other, p in ranked
                       if other != key and not documents[other] <= {candidate.document_id}), 0.0)
-        fit = 0.5 if shape is None else float(bool(shape.search(candidate.text)))
-        result.append(replace(candidate, articles=len(documents[key]), other_probability=rival, type_fit=fit,
-                              words=len(candidate.text.split())))
+        result.append(replace(candidate, articles=len(documents[key]), other_probability=rival,
+                              type_fit=_fits(shape, candidate.text), words=len(candidate.text.split())))
     return result

@@ -25,6 +25,7 @@ from qa.config import DEFAULT_CHUNK_WORDS, DEFAULT_OVERLAP_SENTENCES
 from qa.ingestion import load_articles
 from qa.embedding import Embedder
 from qa.faults import pause_point
+from qa.stopwatch import Stopwatch
 from qa.stores.base import (
     ChangeSet, DocumentChunks, IndexLoadError, Store, StoreBackend, StoreUnavailableError, document_fingerprint,
     passage_input,
@@ -69,11 +70,10 @@ class _Plan:
 
 def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: dict, fingerprints: dict[str, str],
                      reusable: dict[str, np.ndarray], progress: bool,
-                     stages: dict | None = None) -> tuple[list[DocumentChunks], int]:
+                     watch: Stopwatch | None = None) -> tuple[list[DocumentChunks], int]:
     """Chunk the documents and embed the chunks whose input text has no stored vector; returns
-    the ready documents and how many chunks were embedded (seconds of each step into `stages`)."""
-    stages = {} if stages is None else stages
-    clock = time.perf_counter()
+    the ready documents and how many chunks were embedded (each step a lap of `watch`)."""
+    watch = watch or Stopwatch()
     prepared = []
     todo: list[tuple[int, int, str]] = []  # (document position, chunk position, input)
     for position, document in enumerate(documents):
@@ -86,15 +86,15 @@ def _chunk_and_embed(documents: list[Document], embedder: Embedder, chunking: di
             else:
                 todo.append((position, i, text))
         prepared.append(DocumentChunks(document, chunks, vectors, fingerprints[document.id]))
-    stages["chunk"] = round(time.perf_counter() - clock, 3)
+    watch.lap("chunk")
     LOG.info("embedding %d chunks of %d documents", len(todo), len(documents))
     pause_point("embedding")
-    clock = time.perf_counter()
+    watch.restart()
     if todo:
         encoded = embedder.encode([text for _, _, text in todo], progress=progress)
         for (position, i, _), vector in zip(todo, encoded):
             prepared[position].vectors[i] = vector
-    stages["embed"] = round(time.perf_counter() - clock, 3)
+    watch.lap("embed")
     return prepared, len(todo)
 
 
@@ -182,7 +182,7 @@ def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Doc
     Nothing is written when nothing changed.
     """
     started = time.time()
-    stages: dict[str, float] = {}
+    watch = Stopwatch()
     chunking = {"max_words": max_words, "overlap_sentences": overlap_sentences}
     settings = {"embedding_model": embedding_info(embedder), "chunking": chunking}
     with backend.lock():
@@ -196,16 +196,15 @@ def sync_index(backend: StoreBackend, embedder: Embedder, *, documents: list[Doc
         if (stats := plan.unchanged_stats) is not None:
             return BuildSummary(stats.documents, stats.chunks, 0, round(time.time() - started, 2), None,
                                 unchanged=len(plan.stored), skipped=list(skipped or []))
-        stages["plan"] = round(time.time() - started, 3)
+        watch.lap("plan")
         prepared, embedded = _chunk_and_embed(plan.changed, embedder, chunking, plan.fingerprints, plan.reusable,
-                                              progress, stages)
-        writing = time.perf_counter()
+                                              progress, watch)
         changes = ChangeSet(upserts=prepared, deletes=[] if plan.replace_all else plan.removed,
                             replace_all=plan.replace_all, settings=settings)
         version = backend.write(changes)
-        stages["write"] = round(time.perf_counter() - writing, 3)
+        watch.lap("write")
     written = backend.manifest(version)  # its counts; opening the version to count would load all of it
-    return _summary(plan, written, version, embedded, started, skipped, stages)
+    return _summary(plan, written, version, embedded, started, skipped, watch.stages)
 
 
 def rebuild_index(article_paths: list[str | Path], target: str | Path | StoreBackend, embedder: Embedder,
@@ -221,11 +220,11 @@ def rebuild_index(article_paths: list[str | Path], target: str | Path | StoreBac
 
         target = folder_backend(target)
     skipped: list = []
-    reading = time.perf_counter()
+    watch = Stopwatch()
     documents = load_articles(list(article_paths), skipped=skipped)
     if not documents:
         raise ValueError(f"no articles found in {', '.join(map(str, article_paths))}")
-    read_seconds = round(time.perf_counter() - reading, 3)
+    watch.lap("read")
     summary = sync_index(target, embedder, documents=documents, full=full, max_words=max_words,
                          overlap_sentences=overlap_sentences, progress=progress, skipped=skipped)
-    return replace(summary, stages={"read": read_seconds, **summary.stages})
+    return replace(summary, stages={**watch.stages, **summary.stages})

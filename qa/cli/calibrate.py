@@ -23,7 +23,10 @@ The threshold is read off the risk-coverage curve of the top answers (all questi
 count, so answering an unanswerable one is an error): by default the point with the
 best F1 with abstention (an answer scores its F1; abstaining scores 1 on an
 unanswerable question, 0 on an answerable one); with `--choose accuracy`, the lowest
-threshold whose answers are right at least `--target-accuracy` % of the time. Writes
+threshold whose answers are right at least `--target-accuracy` % of the time; with
+`--choose even-odds`, 0.5 (the shipped choice: confident when more likely right than
+wrong). `--extra-dump` adds the dumps of `newsqa evaluate --mode pipeline --dump` (the
+news question set's calibration half) to the fit. Writes
 `calibration.json` into the reader directory and the curve to
 `docs/eval/risk-coverage-<file>.json`.
 """

@@ -14,6 +14,7 @@ import numpy as np
 
 from qa.bm25 import FlatTokens, _vectorized_bm25, bm25_tokens
 from qa.faults import pause_point
+from qa.stopwatch import Stopwatch
 from qa.stores.base import ChangeSet, passage_input
 from qa.stores.faiss.build import faiss_kind, update_faiss
 from qa.stores.faiss.layout import BM25_DIR, FORMAT_VERSION, _fsync, file_checksum
@@ -50,13 +51,7 @@ def stage_version(staging: Path, base: Path | None, changes: ChangeSet, version:
 def write_version(staging: Path, base: Path | None, changes: ChangeSet) -> dict:
     """Fill `staging` with `base` (or nothing) plus `changes`; returns the manifest without files."""
     started = time.time()
-    clock, stages = time.perf_counter(), {}
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        stages[stage] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
-
+    watch = Stopwatch()
     db_path = staging / "store.sqlite3"
     if base is not None:
         shutil.copyfile(base / "store.sqlite3", db_path)
@@ -82,16 +77,16 @@ def write_version(staging: Path, base: Path | None, changes: ChangeSet) -> dict:
             db.execute("VACUUM")  # many rows gone: give the space back
     finally:
         db.close()
-    lap("sqlite")
+    watch.lap("sqlite")
     dimension = (changes.settings.get("embedding_model") or old_manifest.get("embedding_model") or {}).get("dimension")
     faiss_index, rebuilt = update_faiss(faiss_index, removed_ids, new_ids, new_vectors, chunk_ids, dimension,
                                         old_manifest)
     faiss.write_index(faiss_index, str(staging / "vectors.faiss"))
-    lap("faiss")
+    watch.lap("faiss")
     pause_point("vectors_written")
     _update_bm25(staging / BM25_DIR, base / BM25_DIR if base is not None else None, removed_ids, new_ids,
                  new_inputs, chunk_ids)
-    lap("bm25")
+    watch.lap("bm25")
     settings = changes.settings or {k: old_manifest.get(k) for k in ("embedding_model", "chunking")}
     is_ivf = faiss_kind(faiss_index) == "ivf-fp16"
     return {
@@ -105,7 +100,7 @@ def write_version(staging: Path, base: Path | None, changes: ChangeSet) -> dict:
         "change": {"upserted": len(changes.upserts), "deleted": len(changes.deletes), "full": base is None,
                    "added_chunks": len(new_ids), "removed_chunks": len(removed_ids)},
         "write_seconds": round(time.time() - started, 2),
-        "stage_seconds": stages,  # the write's own profile (what a build spends beyond embedding)
+        "stage_seconds": watch.stages,  # the write's own profile (what a build spends beyond embedding)
     }
 
 
