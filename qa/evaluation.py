@@ -24,11 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.ingestion import slugify
-from qa.index import NewsIndex, Passage
+from qa.index import NewsIndex
 from qa.pipeline import Assistant
 from qa.reader import ExtractiveReader
 from qa.squad import SquadArticle, SquadExample, best_over_truths, exact_match, f1_score, normalize_answer
-from qa.types import Document
+from qa.types import Document, Passage
 
 LOG = logging.getLogger(__name__)
 PARAGRAPH_SEPARATOR = "\n\n"

@@ -17,12 +17,9 @@ import numpy as np
 
 from qa.config import DEFAULT_CHUNK_WORDS, DEFAULT_OVERLAP_SENTENCES
 from qa.embedding import Embedder
-from qa.stores.base import (  # noqa: F401  (re-exported: the names callers import from here)
-    ArchiveStats, BuildInProgressError, ChangeSet, DocumentChunks, DocumentPage, Filters, IndexLoadError, Passage,
-    Store, StoreBackend, StoreUnavailableError, document_fingerprint, passage_input,
-)
+from qa.stores.base import Store, StoreBackend
 from qa.sync import embedding_info, sync_index
-from qa.types import Document
+from qa.types import ArchiveStats, Document, DocumentPage, Filters, Passage
 
 
 class NewsIndex:

@@ -27,10 +27,10 @@ import numpy as np
 
 from qa.config import DEFAULT_READER_DIR
 from qa.embedding import file_sha256
-from qa.index import Passage
 from qa.evidence import with_evidence
 from qa.spans import clean_edges
 from qa.squad import normalize_answer
+from qa.types import Passage
 
 LOG = logging.getLogger(__name__)
 ONNX_FILE = "model.int8.onnx"

@@ -36,7 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
 from qa.faults import PAUSE_ENV, PAUSE_POINTS  # noqa: E402
-from qa.index import Embedder, IndexLoadError, NewsIndex  # noqa: E402
+from qa.embedding import Embedder  # noqa: E402
+from qa.index import NewsIndex  # noqa: E402
+from qa.stores.base import IndexLoadError  # noqa: E402
 from qa.stores import folder_backend  # noqa: E402
 from qa.sync import rebuild_index  # noqa: E402
 

@@ -11,7 +11,8 @@ from web.app import create_app
 from web.deps import Services
 from qa.config import Settings
 from qa.types import Document
-from qa.index import Filters, NewsIndex
+from qa.index import NewsIndex
+from qa.types import Filters
 from qa.live import LiveIndex
 from qa.pipeline import Assistant, by_recency
 from qa.stores import folder_backend

@@ -7,7 +7,8 @@ import pytest
 from qa.ingestion import ArticleError
 from qa.types import Document
 from qa.bm25 import bm25_tokens
-from qa.index import BuildInProgressError, IndexLoadError, NewsIndex
+from qa.index import NewsIndex
+from qa.stores.base import BuildInProgressError, IndexLoadError
 from qa.stores import folder_backend
 from qa.sync import rebuild_index
 from tests.conftest import SAMPLE_ID

@@ -14,7 +14,9 @@ from web.app import create_app
 from web.deps import Services
 from qa.config import Settings
 from qa.types import Document
-from qa.index import BuildInProgressError, Embedder, IndexLoadError, NewsIndex
+from qa.embedding import Embedder
+from qa.index import NewsIndex
+from qa.stores.base import BuildInProgressError, IndexLoadError
 from qa.live import LiveIndex
 from qa.pipeline import Assistant
 from qa.stores import folder_backend

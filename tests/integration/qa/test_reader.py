@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.index import Passage
+from qa.types import Passage
 from qa.reader import ExtractiveReader
 from tests.conftest import SAMPLE_ID
 
