@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+import json
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Plain settings only: this module imports nothing of the app, so any module (the
 # pipeline, the reader, the CLI) can read settings without an import cycle.
@@ -48,10 +49,15 @@ class Settings(BaseSettings):
     milvus_uri: str = str(PROJECT_ROOT / "index" / "milvus.db")
     milvus_token: SecretStr | None = None
     milvus_collection: str = Field("newsqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
-    articles: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "index" / "articles"])
+    # NEWSQA_ARTICLES: a JSON list, or paths separated by the OS's path separator (":"), or one path.
+    articles: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [PROJECT_ROOT / "index" / "articles"])
     embedding_model: Path | None = None
     embedding_model_name: str = "all-MiniLM-L6-v2"
-    embedding_backend: Literal["torch", "onnx"] = "torch"
+    # "onnx": all-MiniLM-L6-v2 exported once to int8 ONNX (about twice PyTorch's chunks/s on a CPU,
+    # retrieval and the reader's calibration unchanged within noise: docs/scale.md#embedding).
+    # "torch": the PyTorch model, on a CUDA GPU when one is present. An index is served with the
+    # back end it was built with (their vectors differ slightly); switching means a rebuild.
+    embedding_backend: Literal["torch", "onnx"] = "onnx"
     cache_dir: Path | None = Field(None, description="derived files such as the int8 ONNX embedder "
                                                      "(default ~/.cache/newsqa)")
     reader_model: Path = DEFAULT_READER_DIR
@@ -83,6 +89,19 @@ class Settings(BaseSettings):
     # People's verdicts on answers (qa.feedback), whichever store holds the archive.
     feedback_db: Path | None = Field(None, description="the feedback database (default: "
                                                         "<index_dir>/feedback.sqlite3)")
+
+    @field_validator("articles", mode="before")
+    @classmethod
+    def _article_paths(cls, value):
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"NEWSQA_ARTICLES is not a valid JSON list ({err}); give paths separated by "
+                                 f"{os.pathsep!r} or a JSON list") from None
+        return [part for part in value.split(os.pathsep) if part.strip()]
 
     def embedding_model_path(self) -> Path:
         return self.embedding_model or default_embedding_model()

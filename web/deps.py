@@ -22,7 +22,7 @@ from qa.config import Settings
 from qa.embedding import Embedder
 from qa.feedback import Feedback, FeedbackStore, validate
 from qa.index import NewsIndex
-from qa.ingestion.adding import add_article
+from qa.ingestion.adding import add_article, finish_interrupted_adds
 from qa.live import LiveIndex
 from qa.pipeline import Assistant
 from qa.reader import ExtractiveReader
@@ -73,6 +73,7 @@ def load_services(settings: Settings) -> Services:
     embedder = Embedder.from_settings(settings)
     live_index = LiveIndex(backend_from_settings(settings), embedder)
     live_index.load()
+    finish_interrupted_adds(settings.articles, live_index.get())  # a server killed mid-upload
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
     assistant = Assistant.from_settings(live_index, reader, settings)
     return Services(settings, embedder, live_index, reader, assistant, FeedbackStore(settings.feedback_path()))

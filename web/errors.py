@@ -21,7 +21,7 @@ from qa.feedback import FeedbackError, FeedbackUnavailable, UnknownDocumentError
 from qa.ingestion.adding import AddArticleError, ArticleConflict
 from qa.live import NO_INDEX
 from qa.pipeline import DeadlineExceeded
-from qa.stores.base import BuildInProgressError, StoreUnavailableError
+from qa.stores.base import BuildInProgressError, DiskFullError, IndexWriteError, StoreUnavailableError
 from qa.validation import DocumentNotFound, InvalidInput
 
 LOG = logging.getLogger(__name__)
@@ -50,9 +50,11 @@ STATUSES: dict[type[Exception], int] = {
     NoIndexError: 503,
     StoreUnavailableError: 503,
     DeadlineExceeded: 503,
+    IndexWriteError: 503,
+    DiskFullError: 507,  # Insufficient Storage: not the client's fault, and not over until space is freed
 }
 RETRY_AFTER: dict[type[Exception], str] = {BuildInProgressError: "10", StoreUnavailableError: "5",
-                                           DeadlineExceeded: "1"}
+                                           DeadlineExceeded: "1", IndexWriteError: "30"}
 
 
 def _lookup(table: dict, error: BaseException):

@@ -35,7 +35,7 @@ from qa.embedding import Embedder
 from qa.index import NewsIndex
 from qa.ingestion import ArticleError, load_articles
 from qa.stores import backend_from_settings
-from qa.stores.base import BuildInProgressError, IndexLoadError, StoreBackend, StoreUnavailableError
+from qa.stores.base import BuildInProgressError, IndexLoadError, IndexWriteError, StoreBackend, StoreUnavailableError
 from qa.sync import BuildSummary, rebuild_index, sync_index
 
 
@@ -125,5 +125,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except StoreUnavailableError as err:
         print(f"error: {err}\nThe index was not changed.", file=sys.stderr)
         return 3
+    except IndexWriteError as err:
+        current = backend.current_version()
+        kept = f"version {current} is still the one served" if current else "there was no index before"
+        print(f"error: {err} ({backend}).\nNothing of this build was kept; {kept}. "
+              "Free some space and run the build again.", file=sys.stderr)
+        return 4
     report(summary, f"the {backend.name} index")
     return 0

@@ -7,6 +7,12 @@ and `sync_index(upserts=...)`, which embeds only the new chunks and swaps a new 
 in atomically. The server then loads that version at once. Because the file lives in the
 archive folder, the next full sync keeps the article instead of removing it.
 
+An add is all or nothing, even when the server is killed half-way: a hidden marker
+(`added/.<name>.adding`, naming the process) is written before the file and removed once the
+article is in the current version or the file is gone again. At the next start,
+`finish_interrupted_adds` looks at the markers left by dead processes: an article the index
+holds stays, any other file is removed (its client never got an answer).
+
 Pasted text is saved as Markdown with `---` front matter (title, published, source,
 section, author, url); an uploaded file is saved as it came, under a safe name, and
 its metadata comes from the file itself (HTML metadata, PDF properties, front matter).
@@ -15,7 +21,10 @@ its metadata comes from the file itself (HTML metadata, PDF properties, front ma
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,10 +32,13 @@ from pathlib import Path
 
 from qa.index import NewsIndex
 from qa.ingestion import SUPPORTED_SUFFIXES, ArticleError, load_file, normalize_date, slugify
+from qa.stores.base import IndexWriteError, write_failure
 from qa.sync import sync_index
 from qa.types import Document, SkippedFile
 
+LOG = logging.getLogger(__name__)
 ADDED_FOLDER = "added"
+MARKER_SUFFIX = ".adding"
 
 
 class AddArticleError(ValueError):
@@ -100,23 +112,23 @@ def uploaded_article(filename: str, data: bytes) -> tuple[str, bytes]:
 def add_article(name: str, data: bytes, articles: list[Path], index: NewsIndex) -> AddedArticle:
     """Save the file in the archive folder and index its articles into `index`'s store.
 
-    A file that cannot be read as an article is removed again and nothing is indexed.
+    A file that cannot be read as an article, or that cannot be indexed, is removed again and
+    nothing is indexed; a kill half-way is undone at the next start (`finish_interrupted_adds`).
     """
     started = time.time()
     root = archive_folder(articles)
     folder = root / ADDED_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    existed = path.exists()
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    marker = folder / f".{name}{MARKER_SUFFIX}"
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        if not existed:
+            _write_atomic(marker, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        _write_atomic(path, data)
+    except OSError as err:
+        marker.unlink(missing_ok=True)
+        raise write_failure(err, folder, "the article") from err
     try:
         documents = _read(path, root, index)
         if index.backend is None:
@@ -126,12 +138,81 @@ def add_article(name: str, data: bytes, articles: list[Path], index: NewsIndex) 
             summary = sync_index(index.backend, index.embedder, upserts=documents, **chunking)
         except ValueError as err:  # e.g. no usable current version to change article by article
             raise ArticleConflict(f"the article cannot be added now: {err}") from None
+        except IndexWriteError as err:
+            raise type(err)(f"{err}; the article was not added") from err
     except BaseException:
         if not existed:
             path.unlink(missing_ok=True)  # nothing half-added: the next sync must not find it either
         raise
+    finally:
+        marker.unlink(missing_ok=True)
     return AddedArticle([d.id for d in documents], summary.version, summary.embedded_chunks,
                         round(time.time() - started, 2))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def finish_interrupted_adds(articles: list[Path], index: NewsIndex | None) -> list[str]:
+    """Settle the adds a killed process left half-done (see the module docstring); returns the
+    names of the files removed. Call at start-up with the index being served: with no index
+    (none built, or its store unreachable) nothing can be told, so the markers wait."""
+    try:
+        folder = archive_folder(articles) / ADDED_FOLDER
+    except ArticleConflict:
+        return []
+    if index is None or not folder.is_dir():
+        return []
+    removed = []
+    for marker in sorted(folder.glob(f".*{MARKER_SUFFIX}")):
+        if _writer_may_be_running(marker):
+            continue
+        path = folder / marker.name[1: -len(MARKER_SUFFIX)]
+        if path.exists() and not _indexed(path, folder.parent, index):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+            LOG.warning("removed %s: its add was interrupted before the article was indexed", path)
+        marker.unlink(missing_ok=True)
+    return removed
+
+
+def _writer_may_be_running(marker: Path) -> bool:
+    """Whether the process that wrote `marker` may still be adding (alive here, or on another host)."""
+    try:
+        writer = json.loads(marker.read_text())
+        pid, host = int(writer["pid"]), str(writer["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # unreadable: killed while it was being written, before its article was
+    if host != socket.gethostname():
+        return True  # a replica on another machine over a shared folder: its own start settles it
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _indexed(path: Path, root: Path, index: NewsIndex) -> bool:
+    try:
+        documents = load_file(path, root)
+    except ArticleError:
+        return False
+    return bool(documents) and all(
+        (stored := index.document(d.id)) is not None and stored.path is not None
+        and Path(stored.path).resolve() == path.resolve() for d in documents)
 
 
 def _read(path: Path, root: Path, index: NewsIndex) -> list[Document]:

@@ -35,8 +35,11 @@ stores rank with exactly the same vectors.
 
 from __future__ import annotations
 
+import errno
+import shutil
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -170,6 +173,38 @@ class StoreBackend(Protocol):
 
 class BuildInProgressError(RuntimeError):
     """Another build holds the index's write lock."""
+
+
+class IndexWriteError(RuntimeError):
+    """A write failed part-way (an I/O error, a full disk): the version in use is unchanged and
+    nothing of the failed write is kept. The message names no server path."""
+
+
+class DiskFullError(IndexWriteError):
+    """The write ran out of disk space (`ENOSPC`, a quota, SQLite's "disk is full")."""
+
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_DISK_FULL_WORDS = ("no space left", "disk is full", "disk quota")
+
+
+def write_failure(err: BaseException, folder: Path | None = None, what: str = "the index") -> IndexWriteError:
+    """`err`, raised while writing (by the OS, SQLite or FAISS's C++ as a RuntimeError), as the
+    `IndexWriteError` that says why; a `DiskFullError` with the space left in `folder` when the
+    disk is full. Recognised by errno where there is one and by the message where not: FAISS
+    and SQLite report a full disk only in words."""
+    text = str(err).lower()
+    full = getattr(err, "errno", None) in _DISK_FULL_ERRNOS or any(w in text for w in _DISK_FULL_WORDS)
+    if not full:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else f"{type(err).__name__}: {err}"
+        return IndexWriteError(f"{what} could not be written ({reason})")
+    free = ""
+    if folder is not None:
+        try:
+            free = f"; {shutil.disk_usage(folder).free / 1e6:.1f} MB free"
+        except OSError:
+            pass
+    return DiskFullError(f"{what} could not be written: no space left on the disk that holds it{free}")
 
 
 def fuse(dense: list[int], sparse: list[int], dense_weight: float, sparse_weight: float,

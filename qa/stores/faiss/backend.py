@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from qa.faults import pause_point
-from qa.stores.base import ChangeSet, IndexLoadError, check_embedding, open_older
+from qa.stores.base import ChangeSet, IndexLoadError, check_embedding, open_older, write_failure
 from qa.stores.faiss.build import faiss_kind
 from qa.stores.faiss.layout import (
     BM25_DIR, FORMAT_VERSION, REQUIRED_FILES, VERSION_NAME, FolderLock, _fsync, file_checksum, new_version_name,
@@ -130,17 +130,26 @@ class FaissBackend:
         base = None if changes.replace_all or previous is None else self.index_dir / previous
         version = new_version_name(self.versions())
         staging = self.index_dir / f".{version}.partial"
-        staging.mkdir()
         try:
+            staging.mkdir()
             stage_version(staging, base, changes, version)
             pause_point("before_rename")
             os.replace(staging, self.index_dir / version)
             _fsync(self.index_dir)
-        except BaseException:
+            pause_point("before_swap")
+            switch_current(self.index_dir, version)
+        except BaseException as err:
+            # Nothing of this write is kept, so a full disk gets its space back at once and the
+            # version in use stays current (a kill instead leaves what `remove_stale_partials` finds).
             shutil.rmtree(staging, ignore_errors=True)
-            raise
-        pause_point("before_swap")
-        switch_current(self.index_dir, version)
+            (self.index_dir / ".CURRENT.tmp").unlink(missing_ok=True)
+            if self.current_version() == version:  # only the directory's fsync failed: it is in
+                LOG.warning("version %s is current, but syncing %s failed: %s", version, self.index_dir, err)
+            else:
+                shutil.rmtree(self.index_dir / version, ignore_errors=True)
+                if isinstance(err, (OSError, sqlite3.Error, RuntimeError)):
+                    raise write_failure(err, self.index_dir) from err
+                raise
         pause_point("after_swap")
         others = [v for v in self.versions() if v != version]
         for old in others[: max(0, len(others) - self.keep_previous)]:
