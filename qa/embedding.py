@@ -4,8 +4,9 @@
 turns texts into unit vectors (mean pooling, L2 normalisation, as the model's own
 `modules.json` prescribes).
 
-- `torch`: the model through `sentence_transformers.SentenceTransformer`.
-- `onnx`: the same weights exported once to ONNX and quantized to int8 (dynamic,
+- `torch`: the model through `sentence_transformers.SentenceTransformer`, on a CUDA GPU when
+  torch sees one (never required).
+- `onnx` (the default): the same weights exported once to ONNX and quantized to int8 (dynamic,
   per channel) by ONNX Runtime, run with dynamic padding over length-sorted
   batches. The export is made on first use from the local weights and kept in the
   cache folder (`NEWSQA_CACHE_DIR`), never downloaded.
@@ -64,9 +65,11 @@ class Embedder:
             if (self.path / "sentence_bert_config.json").exists() else {}
         self.max_length = int(config.get("max_seq_length", 256))
         if backend == "torch":
+            import torch
             from sentence_transformers import SentenceTransformer
 
-            self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
             self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                                  else self.model.get_sentence_embedding_dimension())
         else:
@@ -117,10 +120,11 @@ class Embedder:
             return out
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad little
         batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
-        if progress:
+        bar = None
+        if progress:  # counted in chunks, so the rate and the time left read as a build's
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc="embedding", unit="batch", mininterval=5)
+            bar = tqdm(total=len(texts), desc="embedding", unit="chunk", mininterval=2)
         for batch in batches:
             with self._tokenizer_lock:
                 encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
@@ -130,6 +134,10 @@ class Embedder:
             mask = encoded["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             out[batch] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
         return out
 
 

@@ -14,25 +14,26 @@ BBC = PROJECT_ROOT.parent / "shared" / "corpus" / "bbc-news-2004-2005.jsonl"
 
 
 @pytest.fixture(scope="module")
-def onnx_embedder() -> Embedder:
-    """The int8 ONNX export of the same MiniLM: 11,000 chunks embed in half the time of PyTorch."""
-    return Embedder.from_settings(Settings(embedding_backend="onnx"))
+def torch_embedder() -> Embedder:
+    return Embedder.from_settings(Settings(embedding_backend="torch"))
 
 
 @pytest.fixture(scope="module")
-def crowded_index(onnx_embedder):
+def crowded_index(embedder):
+    """The default embedder (int8 ONNX): 11,000 chunks embed in half the time of PyTorch."""
     if not BBC.exists():
         pytest.skip(f"the BBC archive is not at {BBC}")
     documents = load_articles([SAMPLE_ARTICLES, BBC])
     assert len(documents) == 2226
-    return NewsIndex.build(documents, onnx_embedder)
+    return NewsIndex.build(documents, embedder)
 
 
-def test_onnx_embedder_matches_pytorch(onnx_embedder, embedder):
+def test_onnx_embedder_matches_pytorch(embedder, torch_embedder):
     texts = ["Who requested the meeting?", "The session was requested by the United States, Britain and France.",
              "Arsenal beat Chelsea 2-1 on Saturday."]
-    int8, fp32 = onnx_embedder.encode(texts), embedder.encode(texts)
-    assert onnx_embedder.fingerprint != embedder.fingerprint  # an index never mixes the two
+    assert embedder.backend == "onnx"  # the default
+    int8, fp32 = embedder.encode(texts), torch_embedder.encode(texts)
+    assert embedder.fingerprint != torch_embedder.fingerprint  # an index never mixes the two
     assert ((int8 * fp32).sum(axis=1) > 0.97).all()  # the same directions, up to int8 rounding
     assert int8[0] @ int8[1] > int8[0] @ int8[2]
 
