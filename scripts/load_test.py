@@ -4,6 +4,7 @@
     python scripts/load_test.py fuzz   [--requests 10000]               # 0 5xx expected
     python scripts/load_test.py load   [--clients 50] [--seconds 60]    # errors besides deliberate 503s, p50/p95
     python scripts/load_test.py levels [--levels 1,4,16,64] [--seconds 15]
+    python scripts/load_test.py soak   [--clients 16] [--seconds 600]   # errors, and memory over time
     common: [--index-dir DIR | --url http://127.0.0.1:PORT] [--max-in-flight N] [--out docs/load.json]
 
 Without --url the app is served in this process (`serve_in_background`) over the given
@@ -15,7 +16,10 @@ fuzz: raw HTTP requests over sockets (random bytes, lone surrogates, control
 characters, bodies over the size limit with and without Content-Length, wrong types,
 unknown fields, bad JSON, odd methods, paths and query strings, broken HTTP); about
 3% are valid questions, so the fuzz stays cheap: the rest never reach a model.
-load/levels: C threads, each with its own keep-alive connection, ask valid questions
+soak: the load mode in one-minute windows, with the resident memory of this process (the
+in-process server and its clients) read after each: memory growth is measured from the end
+of the first window (models warm, caches filled) to the end of the last.
+load/levels/soak: C threads, each with its own keep-alive connection, ask valid questions
 for T seconds, every one distinct (a sample question with a request number), so no
 answer could come from a cache; a 503 with Retry-After (the question queue full, or its
 wait run out) is deliberate and is followed by a jittered back-off of up to Retry-After,
@@ -300,12 +304,12 @@ def fuzz(args) -> dict:
 
 # ---------------------------------------------------------------- load and levels
 
-def run_clients(url: str, clients: int, seconds: float, seed: int) -> dict:
+def run_clients(url: str, clients: int, seconds: float, seed: int, first: int = 0) -> dict:
     stop_at = time.monotonic() + seconds
     served, statuses, errors = [], Counter(), Counter()
     refusals: list[float] = []  # how long a refused request took to be refused
     lock = threading.Lock()
-    asked = iter(range(10**9))  # every request asks a distinct question: no answer can be reused
+    asked = iter(range(first, 10**12))  # every request asks a distinct question: no answer can be reused
 
     def client(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
@@ -365,9 +369,41 @@ def levels(args) -> dict:
     return {**info, "levels": rows}
 
 
+def resident_mb() -> float:
+    """This process's resident memory (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def soak(args) -> dict:
+    if args.url:
+        raise SystemExit("soak measures the memory of the server it runs in this process: leave out --url")
+    windows = []
+    with target(args) as (url, info):
+        httpx.post(f"{url}/ask", json={"question": QUESTIONS[0]}, timeout=60)
+        seconds, window = args.seconds or 600, 60.0
+        for number in range(max(1, round(seconds / window))):
+            row = run_clients(url, args.clients or 16, window, args.seed + number, first=number * 10**9)
+            row["resident_mb"] = round(resident_mb(), 1)
+            windows.append(row)
+            print(json.dumps(row), flush=True)
+        info["server_logged_errors"] = dict(info.pop("logged_errors", {}))
+    served = sum(w["served"] for w in windows)
+    refused = sum(w["refused_503"] for w in windows)
+    first, last = windows[0]["resident_mb"], windows[-1]["resident_mb"]
+    return {**info, "clients": args.clients or 16, "seconds": round(sum(w["seconds"] for w in windows), 1),
+            "served": served, "refused_503": refused, "refused_share": round(refused / max(1, served + refused), 4),
+            "errors": sum(w["errors"] for w in windows),
+            "p95_ms_worst_window": max(w["p95_ms"] for w in windows),
+            "resident_mb_after_first_window": first, "resident_mb_at_end": last,
+            "memory_growth_share": round((last - first) / first, 4), "windows": windows}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["fuzz", "load", "levels"])
+    parser.add_argument("mode", choices=["fuzz", "load", "levels", "soak"])
     parser.add_argument("--url", help="a running server on loopback (default: serve one in this process)")
     parser.add_argument("--index-dir", type=Path, help="index to serve (default: the sample articles, indexed afresh)")
     parser.add_argument("--max-in-flight", type=int, help="NEWSQA_MAX_IN_FLIGHT for the in-process server")
@@ -375,13 +411,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue-wait-s", type=float, help="NEWSQA_QUEUE_WAIT_S for the in-process server")
     parser.add_argument("--requests", type=int, default=10_000, help="fuzz: requests to send")
     parser.add_argument("--clients", type=int, help="concurrent clients (fuzz 4, load 50)")
-    parser.add_argument("--seconds", type=float, help="duration (load 60, each level 15)")
+    parser.add_argument("--seconds", type=float, help="duration (load 60, each level 15, soak 600)")
     parser.add_argument("--levels", default="1,4,16,64", help="levels: concurrent clients, comma-separated")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "load.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = {"fuzz": fuzz, "load": load, "levels": levels}[args.mode](args)
+    result = {"fuzz": fuzz, "load": load, "levels": levels, "soak": soak}[args.mode](args)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), **result}
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
     report[args.mode] = result
