@@ -94,7 +94,7 @@ def pasted_article(title: str, text: str, *, published: str | None = None, sourc
     body = text.replace("\r\n", "\n").replace("\r", "\n").strip() + "\n"
     header = "".join(f"{key}: {value}\n" for key, value in fields.items() if value)
     digest = hashlib.sha1(body.encode("utf-8")).hexdigest()[:8]
-    return f"{slugify(fields['title'])[:60]}-{digest}.md", f"---\n{header}---\n{body}".encode("utf-8")
+    return f"{slugify(fields['title'])[:60]}-{digest}.md", f"---\n{header}---\n{body}".encode()
 
 
 def uploaded_article(filename: str, data: bytes) -> tuple[str, bytes]:

@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from qa.ingestion import load_articles
-from qa.stores.base import BuildInProgressError, ChangeSet, IndexLoadError, StoreUnavailableError, fuse, passage_input
+from qa.stores.base import (
+    BuildInProgressError,
+    ChangeSet,
+    IndexLoadError,
+    IndexWriteError,
+    StoreUnavailableError,
+    fuse,
+    passage_input,
+)
 from qa.stores.milvus import Expr, MilvusBackend, MilvusStore, filter_expression
 from qa.stores.milvus import lease as lease_module
 from qa.stores.milvus.expressions import _literal
@@ -104,6 +112,51 @@ def test_an_incremental_write_changes_the_current_version_in_place(db, fake_embe
     assert store.documents().total == len(rest) and store.fingerprints() == fingerprints(rest)
     assert set(store.vectors_of(["budget-2005"])) == {passage_input(changed.title, changed.text)}
     assert backend.open().manifest["documents"] == len(rest)
+
+
+def test_a_write_that_fails_part_way_leaves_the_version_as_it_was(db, fake_embedder, monkeypatch):
+    """Milvus refuses the second insert batch of an incremental write, then of a full rewrite: each
+    raises IndexWriteError (not the driver's error) and the current version holds exactly what it
+    held, rows, counts and search alike; the rewrite's new collection is dropped."""
+    from pymilvus.exceptions import MilvusException
+
+    import qa.stores.milvus.backend as backend_module
+
+    backend = MilvusBackend(db, collection="failing")
+    archive = SMALL + bulk(12)
+    version = backend.write(full_write(archive, fake_embedder))
+    store = backend.open(embedding=embedding_info(fake_embedder))
+    vector = fake_embedder.encode(["budget fuel duty"])[0]
+    before = ([p.chunk_id for p in store.search("budget fuel duty", vector, 10)], store.documents().total,
+              store._conn.count(version))
+    monkeypatch.setattr(backend_module, "BATCH_ROWS", 5)  # several insert batches, so the failure is part-way
+    client = backend._conn.client
+    real_insert, calls = client.insert, []
+
+    def failing_insert(collection, rows, *args, **kwargs):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise MilvusException(message="segment allocation refused")
+        return real_insert(collection, rows, *args, **kwargs)
+
+    monkeypatch.setattr(client, "insert", failing_insert)
+    changed = [Document(id=d.id, title=d.title, text=d.text + " A later paragraph adds nothing new.",
+                        published=d.published, source=d.source, section=d.section) for d in archive[:6]]
+    with pytest.raises(IndexWriteError, match="could not be written.*segment allocation refused"):
+        backend.write(ChangeSet(upserts=prepare(changed, fake_embedder), deletes=["cup-final"],
+                                settings=embedding_settings(fake_embedder)))
+    assert len(calls) == 2  # the first batch was in when the second failed
+    assert backend.versions() == [version] and backend.current_version() == version
+    after = ([p.chunk_id for p in store.search("budget fuel duty", vector, 10)], store.documents().total,
+             store._conn.count(version))
+    assert after == before and store.fingerprints() == fingerprints(archive)
+    assert backend.open().manifest["documents"] == len(archive)
+
+    calls.clear()
+    with pytest.raises(IndexWriteError):
+        backend.write(full_write(changed, fake_embedder))
+    assert backend.versions() == [version] and backend.current_version() == version  # the new collection dropped
+    assert store.fingerprints() == fingerprints(archive)
 
 
 def test_full_rewrite_swaps_the_alias_under_searches(db, fake_embedder):

@@ -13,8 +13,18 @@ from qa.faults import pause_point
 from qa.stores.base import ChangeSet, IndexLoadError, check_embedding, open_older, write_failure
 from qa.stores.faiss.build import faiss_kind
 from qa.stores.faiss.layout import (
-    BM25_DIR, FORMAT_VERSION, REQUIRED_FILES, VERSION_NAME, FolderLock, _fsync, file_checksum, new_version_name,
-    read_current, remove_stale_partials, switch_current, version_folders,
+    BM25_DIR,
+    FORMAT_VERSION,
+    REQUIRED_FILES,
+    VERSION_NAME,
+    FolderLock,
+    _fsync,
+    file_checksum,
+    new_version_name,
+    read_current,
+    remove_stale_partials,
+    switch_current,
+    version_folders,
 )
 from qa.stores.faiss.store import FaissStore
 from qa.stores.faiss.write import stage_version

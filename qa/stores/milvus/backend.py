@@ -14,6 +14,11 @@ until it follows the alias. An incremental write changes the current version in 
 chunks of changed articles are inserted first and the old chunks deleted by primary key after,
 so an article never disappears mid-update (a search in between may see both copies). Writes
 are serialized per place by `lock()` (see `qa.stores.milvus.lease`).
+
+A write that Milvus refuses part-way (a full disk, a refused insert; a server that is gone is
+`StoreUnavailableError` instead) raises `IndexWriteError` and leaves the current version as it
+was: a rebuild's new collection is dropped, and an incremental write's inserted rows are deleted
+again, which is enough because no old row is deleted before every new one is in.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from qa.stores.base import (
     ChangeSet,
     DocumentChunks,
     IndexLoadError,
+    IndexWriteError,
     StoreUnavailableError,
     check_embedding,
     open_older,
+    write_failure,
 )
 from qa.stores.milvus.connection import ID_BATCH, MANIFEST_PROPERTY, _Connection, _guarded, _redact, _unavailable
 from qa.stores.milvus.expressions import FIRST_PARTS
@@ -54,11 +61,18 @@ from qa.stores.milvus.schema import (
 from qa.stores.milvus.store import MilvusStore
 
 LOG = logging.getLogger("qa.stores.milvus")
+
 MILVUS_REBUILD = "rebuild the index (`newsqa build` with NEWSQA_STORE=milvus)"
 
 FORMAT_VERSION = 1
 BATCH_ROWS = 1_000
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+
+
+def _is_milvus_error(err: BaseException) -> bool:
+    from pymilvus.exceptions import MilvusException
+
+    return isinstance(err, MilvusException)
 
 
 class MilvusBackend:
@@ -148,9 +162,18 @@ class MilvusBackend:
         changes = replace(changes, upserts=list({item.document.id: item for item in changes.upserts}.values()))
         with self.lock():
             current = self.current_version()
-            if changes.replace_all or current is None:
-                return self._write_version(changes, current)
-            return self._write_in_place(current, changes)
+            try:
+                if changes.replace_all or current is None:
+                    return self._write_version(changes, current)
+                return self._write_in_place(current, changes)
+            except (IndexLoadError, IndexWriteError, BuildInProgressError):
+                raise
+            except Exception as err:
+                if _is_milvus_error(err) and _unavailable(err):
+                    raise
+                if not isinstance(err, (OSError, RuntimeError)) and not _is_milvus_error(err):
+                    raise  # a bug, not a failed write
+                raise write_failure(err, None, f"the index in {self._conn.where}") from None
 
     def _write_version(self, changes: ChangeSet, previous: str | None) -> str:
         started = time.time()
@@ -194,8 +217,15 @@ class MilvusBackend:
         client = self._conn.client
         replaced = sorted({u.document.id for u in changes.upserts} | set(changes.deletes))
         old_ids = [row["chunk_id"] for row in self._conn.scan_in(version, "document_id", replaced, ["chunk_id"])]
-        next_id = self._insert(version, changes.upserts, int(manifest.get("next_chunk_id", 0)))
-        client.flush(version)
+        first_new = int(manifest.get("next_chunk_id", 0))
+        try:
+            next_id = self._insert(version, changes.upserts, first_new)
+            client.flush(version)
+        except BaseException:
+            # Nothing is deleted before every new row is in: taking this write's rows out again
+            # leaves the version as it was (its manifest is not yet changed).
+            self._delete_quietly(version, f"chunk_id >= {first_new}")
+            raise
         for i in range(0, len(old_ids), ID_BATCH):
             client.delete(version, ids=old_ids[i:i + ID_BATCH])
         client.flush(version)
@@ -238,6 +268,13 @@ class MilvusBackend:
         if batch:
             self._conn.client.insert(collection, batch)
         return next_id
+
+    def _delete_quietly(self, collection: str, expression: str) -> None:
+        try:
+            self._conn.client.delete(collection, filter=expression)
+            self._conn.client.flush(collection)
+        except Exception as err:  # noqa: BLE001 - cleanup must not hide the error that caused it
+            LOG.warning("could not take back the rows of a failed write from %s: %s", collection, err)
 
     def _drop_quietly(self, name: str) -> None:
         try:

@@ -20,9 +20,9 @@ from qa.cli import build as build_cli
 from qa.config import Settings
 from qa.faults import DISK_FULL_ENV, PAUSE_ENV
 from qa.index import NewsIndex
+from qa.ingestion.adding import ADDED_FOLDER, MARKER_SUFFIX
 from qa.live import LiveIndex
 from qa.pipeline import Assistant
-from qa.ingestion.adding import ADDED_FOLDER, MARKER_SUFFIX
 from qa.stores import folder_backend
 from qa.stores.base import DiskFullError
 from qa.sync import rebuild_index
