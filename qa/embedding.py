@@ -109,10 +109,29 @@ class Embedder:
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if self.backend == "torch":
-            vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                        convert_to_numpy=True, show_progress_bar=progress)
-            return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+            return self._encode_torch(texts, batch_size, progress)
         return self._encode_onnx(texts, batch_size, progress)
+
+    def _encode_torch(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        def run(part: list[str]) -> np.ndarray:
+            vectors = self.model.encode(part, batch_size=batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
+            return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(part), self.dimension)
+
+        if not progress or not texts:
+            return run(texts)
+        # sentence-transformers' own bar counts batches; a build's bar counts chunks (as the ONNX
+        # path does), so the texts go through in length-sorted slices of a few batches each.
+        from tqdm import tqdm
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with tqdm(total=len(texts), desc="embedding", unit="chunk", mininterval=2) as bar:
+            for start in range(0, len(order), batch_size * 8):
+                part = order[start:start + batch_size * 8]
+                out[part] = run([texts[i] for i in part])
+                bar.update(len(part))
+        return out
 
     def _encode_onnx(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
