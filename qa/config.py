@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     articles: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [PROJECT_ROOT / "index" / "articles"])
     embedding_model: Path | None = None
     embedding_model_name: str = "all-MiniLM-L6-v2"
-    # "onnx": all-MiniLM-L6-v2 exported once to int8 ONNX (about twice PyTorch's chunks/s on a CPU,
+    # "onnx": all-MiniLM-L6-v2 exported once to int8 ONNX (a build 2.6x as fast as PyTorch on 2 CPU cores,
     # retrieval and the reader's calibration unchanged within noise: docs/scale.md#embedding).
     # "torch": the PyTorch model, on a CUDA GPU when one is present. An index is served with the
     # back end it was built with (their vectors differ slightly); switching means a rebuild.

@@ -29,6 +29,7 @@ import logging
 import os
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,15 @@ class Embedder:
                 export_onnx(self.path, onnx_path)
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
             self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not safe across threads
-            self.session = _onnx_session(onnx_path, threads)
+            self.session = _onnx_session(onnx_path, threads)  # one text or one batch: all cores on it
+            self._onnx_path = onnx_path
+            # Many batches (a build): one single-threaded run per core side by side measured 17%
+            # more chunks/s than all cores on each batch in turn (65.0 against 55.7 on 1,200 BBC
+            # chunks, batch 64), with the same vectors: the batches, and so the int8 activation
+            # scales, are the same. Made on first use.
+            self._workers = max(1, threads or os.cpu_count() or 1)
+            self._batch_session = None
+            self._batch_session_lock = threading.Lock()
             self.inputs = {i.name for i in self.session.get_inputs()}
             self.dimension = int(json.loads((self.path / "config.json").read_text())["hidden_size"])
 
@@ -133,6 +142,12 @@ class Embedder:
                 bar.update(len(part))
         return out
 
+    def _parallel_session(self):
+        with self._batch_session_lock:
+            if self._batch_session is None:
+                self._batch_session = _onnx_session(self._onnx_path, 1)
+            return self._batch_session
+
     def _encode_onnx(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
@@ -144,19 +159,30 @@ class Embedder:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc="embedding", unit="chunk", mininterval=2)
-        for batch in batches:
+        session = self.session if len(batches) < 2 or self._workers < 2 else self._parallel_session()
+
+        def embed(batch: np.ndarray) -> None:
             with self._tokenizer_lock:
                 encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                          max_length=self.max_length, return_tensors="np")
             feeds = {k: v.astype(np.int64) for k, v in encoded.items() if k in self.inputs}
-            hidden = self.session.run(None, feeds)[0]
+            hidden = session.run(None, feeds)[0]
             mask = encoded["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             out[batch] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             if bar is not None:
                 bar.update(len(batch))
-        if bar is not None:
-            bar.close()
+
+        try:
+            if session is self.session:
+                for batch in batches:
+                    embed(batch)
+            else:  # ONNX Runtime runs one session from several threads at once
+                with ThreadPoolExecutor(self._workers, thread_name_prefix="embed") as pool:
+                    list(pool.map(embed, batches))
+        finally:
+            if bar is not None:
+                bar.close()
         return out
 
 

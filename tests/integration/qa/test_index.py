@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from qa.ingestion import ArticleError
@@ -150,3 +151,22 @@ def test_vectorized_bm25_scores_equal_bm25s_own_build():
     assert np.allclose(fast.scores["data"], reference.scores["data"], rtol=1e-6)
     assert fast.scores["num_docs"] == reference.scores["num_docs"] == 6
     assert fast.vocab_dict == reference.vocab_dict
+
+
+def test_a_builds_batches_run_side_by_side_give_the_vectors_of_one_after_the_other(embedder, monkeypatch):
+    """Many batches go through one single-threaded run per core at once; each text must get the
+    vector it gets when the same batches run one after the other (not a neighbour's, not zeros),
+    and one question still gets the vector of its own one-text batch."""
+    assert embedder.backend == "onnx"
+    texts = [f"Report {i}: the council of Town {i} met to discuss the budget of {i * 7} million pounds"
+             + " and its schools" * (i % 9) for i in range(150)]
+    monkeypatch.setattr(embedder, "_workers", 2)
+    side_by_side = embedder.encode(texts, batch_size=16)  # 10 batches
+    monkeypatch.setattr(embedder, "_workers", 1)
+    in_turn = embedder.encode(texts, batch_size=16)
+    assert side_by_side.shape == (150, embedder.dimension)
+    assert np.array_equal(side_by_side, in_turn)
+    assert np.allclose(np.linalg.norm(side_by_side, axis=1), 1.0, atol=1e-5)
+    assert float(side_by_side[3] @ side_by_side[4]) < 0.999  # distinct texts, distinct vectors
+    alone = embedder.encode([texts[37]])[0]
+    assert float(alone @ side_by_side[37]) > 0.97  # the same text, in a batch of its own
