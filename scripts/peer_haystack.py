@@ -3,7 +3,7 @@
 crowded archives and questions as `newsqa evaluate --mode pipeline --crowd`.
 
 Haystack is not a dependency of this project; run this script from an environment that has it
-and this project importable (docs/evaluation.md#the-peer-haystack-2x shows one way):
+and this project importable (docs/evaluation.md#the-peer-side-by-side shows one way):
 
     python scripts/peer_haystack.py ../shared/data/qa/squad-dev-v1.1.json --limit 1000 \\
         docs/news-questions/bbc-news-questions-report.json --shared-dir ../shared --out docs/eval/peer
