@@ -159,7 +159,8 @@ class Embedder:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc="embedding", unit="chunk", mininterval=2)
-        session = self.session if len(batches) < 2 or self._workers < 2 else self._parallel_session()
+        side_by_side = len(batches) > 1 and self._workers > 1
+        session = self._parallel_session() if side_by_side else self.session
 
         def embed(batch: np.ndarray) -> None:
             with self._tokenizer_lock:
@@ -174,12 +175,12 @@ class Embedder:
                 bar.update(len(batch))
 
         try:
-            if session is self.session:
-                for batch in batches:
-                    embed(batch)
-            else:  # ONNX Runtime runs one session from several threads at once
+            if side_by_side:  # ONNX Runtime runs one session from several threads at once
                 with ThreadPoolExecutor(self._workers, thread_name_prefix="embed") as pool:
                     list(pool.map(embed, batches))
+            else:
+                for batch in batches:
+                    embed(batch)
         finally:
             if bar is not None:
                 bar.close()

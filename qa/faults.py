@@ -4,7 +4,7 @@ or fail there as if the disk were full.
 With `NEWSQA_TEST_PAUSE_AT=<point>` in the environment, a write prints "NEWSQA_PAUSED <point>"
 on stderr and sleeps at that point (tests/integration/qa/test_lifecycle.py, scripts/fault_test.py).
 With `NEWSQA_TEST_DISK_FULL_AT=<point>`, it raises `OSError(ENOSPC)` there instead, as a full
-disk would (the real thing, on a small filesystem, is in tests/integration/qa/test_disk_full.py). The
+disk would (the real thing, on a small filesystem, is in tests/integration/qa/test_write_faults.py). The
 points, in order: `embedding` (called by `qa.sync` before it embeds), `vectors_written`
 (vectors written in the staging place, no manifest yet), `before_rename`, `before_swap` (the
 new version in place, not yet current), `after_swap` (old versions not yet pruned). A store

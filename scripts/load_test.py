@@ -51,6 +51,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402
+from scripts.benchmark_scale import rss_mb  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 QUESTIONS = [
@@ -369,14 +370,6 @@ def levels(args) -> dict:
     return {**info, "levels": rows}
 
 
-def resident_mb() -> float:
-    """This process's resident memory (VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 def soak(args) -> dict:
     if args.url:
         raise SystemExit("soak measures the memory of the server it runs in this process: leave out --url")
@@ -386,7 +379,7 @@ def soak(args) -> dict:
         seconds, window = args.seconds or 600, 60.0
         for number in range(max(1, round(seconds / window))):
             row = run_clients(url, args.clients or 16, window, args.seed + number, first=number * 10**9)
-            row["resident_mb"] = round(resident_mb(), 1)
+            row["resident_mb"] = round(rss_mb(), 1)
             windows.append(row)
             print(json.dumps(row), flush=True)
         info["server_logged_errors"] = dict(info.pop("logged_errors", {}))

@@ -39,6 +39,7 @@ from qa.types import Document, SkippedFile
 LOG = logging.getLogger(__name__)
 ADDED_FOLDER = "added"
 MARKER_SUFFIX = ".adding"
+NOT_ADDED = "; the article was not added"  # closes the message of a write error while adding
 
 
 class AddArticleError(ValueError):
@@ -139,7 +140,7 @@ def add_article(name: str, data: bytes, articles: list[Path], index: NewsIndex) 
         except ValueError as err:  # e.g. no usable current version to change article by article
             raise ArticleConflict(f"the article cannot be added now: {err}") from None
         except IndexWriteError as err:
-            raise type(err)(f"{err}; the article was not added") from err
+            raise type(err)(f"{err}{NOT_ADDED}") from err
     except BaseException:
         if not existed:
             path.unlink(missing_ok=True)  # nothing half-added: the next sync must not find it either
@@ -201,7 +202,7 @@ def _writer_may_be_running(marker: Path) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # alive, and another user's
     return True
 
 

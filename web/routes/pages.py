@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa.feedback import Feedback, FeedbackError, FeedbackUnavailable, find_span
-from qa.ingestion.adding import AddArticleError, pasted_article, uploaded_article
+from qa.ingestion.adding import NOT_ADDED, AddArticleError, pasted_article, uploaded_article
 from qa.pipeline import DeadlineExceeded, newest_first
 from qa.stores.base import BuildInProgressError, IndexWriteError
 from qa.validation import MAX_TOP_K, InvalidInput, check_document_id, check_text, clean_question
@@ -302,7 +302,7 @@ async def add_submit(request: Request, services: ServicesDep,
         name, data = _article_file(fields, file, data)
         added = await run_in_threadpool(services.add_article, index, name, data)
     except (ValueError, BuildInProgressError, IndexWriteError) as err:  # AddArticleError, InvalidInput, a full disk
-        reason = detail_of(err, request).removesuffix("; the article was not added")
+        reason = detail_of(err, request).removesuffix(NOT_ADDED)  # the page says it first
         return again(status_of(err, default=422), f"The article was not added: {reason}.")
     first = added["document_ids"][0]
     return RedirectResponse(f"/articles/{quote(first)}?added={len(added['document_ids'])}", status_code=303)

@@ -61,7 +61,6 @@ from qa.stores.milvus.schema import (
 from qa.stores.milvus.store import MilvusStore
 
 LOG = logging.getLogger("qa.stores.milvus")
-
 MILVUS_REBUILD = "rebuild the index (`newsqa build` with NEWSQA_STORE=milvus)"
 
 FORMAT_VERSION = 1
@@ -69,10 +68,16 @@ BATCH_ROWS = 1_000
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
 
 
-def _is_milvus_error(err: BaseException) -> bool:
+def _refused_write(err: BaseException) -> bool:
+    """Whether `err` is Milvus (or the OS under Milvus Lite) refusing a write: not a server that
+    is gone (`StoreUnavailableError` through `_guarded`), nor one of this package's own errors."""
     from pymilvus.exceptions import MilvusException
 
-    return isinstance(err, MilvusException)
+    if isinstance(err, (IndexLoadError, IndexWriteError, BuildInProgressError)):
+        return False
+    if isinstance(err, MilvusException):
+        return not _unavailable(err)
+    return isinstance(err, (OSError, RuntimeError))
 
 
 class MilvusBackend:
@@ -166,13 +171,9 @@ class MilvusBackend:
                 if changes.replace_all or current is None:
                     return self._write_version(changes, current)
                 return self._write_in_place(current, changes)
-            except (IndexLoadError, IndexWriteError, BuildInProgressError):
-                raise
             except Exception as err:
-                if _is_milvus_error(err) and _unavailable(err):
-                    raise
-                if not isinstance(err, (OSError, RuntimeError)) and not _is_milvus_error(err):
-                    raise  # a bug, not a failed write
+                if not _refused_write(err):
+                    raise  # a lost server, a refusal of ours, or a bug
                 raise write_failure(err, None, f"the index in {self._conn.where}") from None
 
     def _write_version(self, changes: ChangeSet, previous: str | None) -> str:
