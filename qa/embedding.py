@@ -83,10 +83,10 @@ class Embedder:
             self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not safe across threads
             self.session = _onnx_session(onnx_path, threads)  # one text or one batch: all cores on it
             self._onnx_path = onnx_path
-            # Many batches (a build): one single-threaded run per core side by side measured 17%
-            # more chunks/s than all cores on each batch in turn (65.0 against 55.7 on 1,200 BBC
-            # chunks, batch 64), with the same vectors: the batches, and so the int8 activation
-            # scales, are the same. Made on first use.
+            # Many batches (a build): one single-threaded run per core side by side embedded 63.8
+            # chunks/s against 49.5 with all cores on each batch in turn (1,000 BBC articles,
+            # docs/scale.md#where-a-builds-time-goes), with the same vectors: the batches, and so
+            # the int8 activation scales, are the same. Made on first use.
             self._workers = max(1, threads or os.cpu_count() or 1)
             self._batch_session = None
             self._batch_session_lock = threading.Lock()
