@@ -6,7 +6,7 @@ import time
 
 
 class Stopwatch:
-    """`lap(name)` records the seconds since the previous lap (or the start, or `restart`) as stage `name`."""
+    """`lap(name)` adds the seconds since the previous lap (or the start, or `restart`) to stage `name`."""
 
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
@@ -18,5 +18,5 @@ class Stopwatch:
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
-        self.stages[stage] = round(now - self._last, 3)
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - self._last, 3)
         self._last = now

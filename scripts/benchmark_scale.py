@@ -268,11 +268,12 @@ def bench_store(args, base: np.ndarray, embedder: Embedder) -> dict:
         # everything resident including the memory-mapped vectors and BM25 pages searches touched.
         report["load"]["anon_bytes_per_chunk"] = round((anon_rss_mb() - anon_before) * 2**20 / chunks, 1)
         report["load"]["resident_bytes_per_chunk"] = round((rss_mb() - rss_before) * 2**20 / chunks, 1)
-        version = index.store.directory
+        [segment] = index.store.segments  # a full write makes one segment
         report["load"]["file_bytes_per_chunk"] = {
-            "vectors.faiss": round((version / "vectors.faiss").stat().st_size / chunks, 1),
-            "bm25": round(sum(f.stat().st_size for f in (version / "bm25").iterdir()) / chunks, 1),
-            "store.sqlite3 (text included)": round((version / "store.sqlite3").stat().st_size / chunks, 1)}
+            "vectors.faiss": round((segment.folder / "vectors.faiss").stat().st_size / chunks, 1),
+            "postings": round(folder_bytes(segment.folder / "postings") / chunks, 1),
+            "documents.sqlite3 (text included)": round((segment.folder / "documents.sqlite3").stat().st_size / chunks,
+                                                       1)}
         print(report["load"], report["search"], flush=True)
 
         reader = ExtractiveReader()
@@ -290,23 +291,43 @@ def bench_store(args, base: np.ndarray, embedder: Embedder) -> dict:
         articles, _ = load_squad(SHARED / "data" / "qa" / "squad-train-v1.1.json")
         new = [Document(f"new-{i}", a.title.replace("_", " "), "\n\n".join(a.paragraphs[:4]), published="2005-06-01")
                for i, a in enumerate(articles[:100])]
-        started = time.perf_counter()
-        added = sync_index(backend, embedder, upserts=new)
-        report["add_100_articles"] = {"seconds": round(time.perf_counter() - started, 1),
-                                      "embedded_chunks": added.embedded_chunks, "chunks_after": added.chunks,
-                                      "embedder": embedder.backend}
-        started = time.perf_counter()
-        removed = sync_index(backend, embedder, deletes=[d.id for d in new])
-        report["delete_100_articles"] = {"seconds": round(time.perf_counter() - started, 1),
-                                         "chunks_after": removed.chunks}
+        def timed_write(**change) -> dict:
+            """One sync: its seconds, the embedding's share and the disk the new version added."""
+            disk_before = folder_bytes(Path(tmp))
+            started = time.perf_counter()
+            summary = sync_index(backend, embedder, **change)
+            seconds = time.perf_counter() - started
+            embedding = summary.stages.get("embed", 0.0)
+            return {"seconds": round(seconds, 2), "embedding_seconds": round(embedding, 2),
+                    "beyond_embedding_seconds": round(seconds - embedding, 2),
+                    "embedded_chunks": summary.embedded_chunks, "chunks_after": summary.chunks,
+                    "disk_added_mb": round((folder_bytes(Path(tmp)) - disk_before) / 2**20, 1),
+                    "segments": len(backend.manifest(summary.version)["segments"]), "embedder": embedder.backend}
+
+        report["add_100_articles"] = timed_write(upserts=new)
+        report["delete_100_articles"] = timed_write(deletes=[d.id for d in new])
         # News-length articles too: 100 BBC texts (about 380 words each) under new ids, embedded anew.
         news = [replace(d, id=f"news-{i}", published="2005-06-02") for i, d in enumerate(bbc_documents()[::22][:100])]
-        started = time.perf_counter()
-        added = sync_index(backend, embedder, upserts=news)
-        report["add_100_news_articles"] = {"seconds": round(time.perf_counter() - started, 1),
-                                           "embedded_chunks": added.embedded_chunks, "embedder": embedder.backend}
-        print(report["add_100_articles"], report["delete_100_articles"], report["add_100_news_articles"], flush=True)
+        report["add_100_news_articles"] = timed_write(upserts=news)
+        # One article, as the browser's add form writes it (`qa.ingestion.adding` calls the same sync).
+        one = replace(bbc_documents()[7], id="one-more", published="2005-06-03")
+        report["add_1_article"] = timed_write(upserts=[one])
+        for name in ("add_100_articles", "delete_100_articles", "add_100_news_articles", "add_1_article"):
+            print(name, report[name], flush=True)
+
+        # Searching after the writes: several segments and deleted articles.
+        index = NewsIndex.open(backend, embedder)
+        store = index.store
+        report["search_after_writes"] = {
+            "segments": len(store.segments), "deleted_documents": index.manifest["deleted_documents"],
+            **{name: timed(lambda i: store.search(QUESTIONS[i % 20], queries[i % 20], 10, filters=chosen), 100)
+               for name, chosen in filters.items()}}
+        print(report["search_after_writes"], flush=True)
     return report
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,7 +74,14 @@ def kill(process: subprocess.Popen) -> None:
 
 
 def partials(index_dir: Path) -> list[str]:
-    return sorted(p.name for p in index_dir.glob(".v*.partial"))
+    return sorted(p.name for p in [*index_dir.glob(".v*.partial"), *index_dir.glob("segments/.s*.partial")])
+
+
+def newest_segment_file(index_dir: Path, version: str, name: str) -> Path:
+    """A file (`vectors.faiss`, `documents.sqlite3`, ...) of the newest segment that `version` lists:
+    the one this version wrote, which no older version shares."""
+    manifest = json.loads((index_dir / version / "manifest.json").read_text())
+    return index_dir / "segments" / max(entry["name"] for entry in manifest["segments"]) / name
 
 
 def served(index_dir: Path, embedder: Embedder) -> tuple[NewsIndex | None, str | None]:

@@ -17,9 +17,10 @@ Two objects per back end:
 What a write promises, per store:
 
 - FAISS folder store: every write, full or incremental, makes a new immutable version
-  folder (copy-on-write from the current one) and then switches `CURRENT` to it with one
-  atomic rename: a reader sees the old archive or the new one, never half of an update,
-  and a killed write leaves `CURRENT` naming a complete version.
+  (the unchanged segments listed again, one new segment for the new articles, the replaced
+  and deleted ones marked) and then switches `CURRENT` to it with one atomic rename: a
+  reader sees the old archive or the new one, never half of an update, and a killed write
+  leaves `CURRENT` naming a complete version.
 - Milvus: a full rebuild (`replace_all`, or no current version) fills a new collection and
   then points the alias at it, so readers switch at once from the old archive to the new
   one (the previous collection is kept, older ones dropped). An incremental write (upserts

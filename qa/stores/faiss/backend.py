@@ -9,13 +9,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from qa.faults import pause_point
 from qa.stores.base import ChangeSet, IndexLoadError, check_embedding, open_older, write_failure
-from qa.stores.faiss.build import faiss_kind
 from qa.stores.faiss.layout import (
-    BM25_DIR,
     FORMAT_VERSION,
-    REQUIRED_FILES,
+    SEGMENTS_DIR,
     VERSION_NAME,
     FolderLock,
     _fsync,
@@ -23,11 +23,13 @@ from qa.stores.faiss.layout import (
     new_version_name,
     read_current,
     remove_stale_partials,
+    remove_unlisted_segments,
     switch_current,
     version_folders,
 )
+from qa.stores.faiss.segment import Segment, verify_segment
 from qa.stores.faiss.store import FaissStore
-from qa.stores.faiss.write import stage_version
+from qa.stores.faiss.write import DELETED_FILE, stage_version
 
 LOG = logging.getLogger(__name__)
 
@@ -96,26 +98,43 @@ class FaissBackend:
         if embedding is not None:
             check_embedding(version, manifest.get("embedding_model") or {}, embedding, rebuild)
         files = manifest.get("files") or {}
-        if not set(REQUIRED_FILES) <= set(files) or not any(name.startswith(BM25_DIR + "/") for name in files):
+        if DELETED_FILE not in files or not isinstance(manifest.get("segments"), list):
             raise IndexLoadError(f"{label} is damaged: its manifest lists files {sorted(files)}; {rebuild}")
         for name, checksum in files.items():
             path = directory / name
             if not path.exists() or file_checksum(path) != checksum:
                 raise IndexLoadError(f"{label} is damaged: {name} is missing or altered; {rebuild}")
+        segments: list[Segment] = []
         try:
-            store = FaissStore(directory, manifest)
+            for entry in manifest["segments"]:
+                folder = self.index_dir / SEGMENTS_DIR / entry["name"]
+                try:
+                    info = verify_segment(folder, entry.get("checksum"))
+                except ValueError as err:
+                    raise IndexLoadError(f"{label} is damaged: {err} of segment {entry['name']} is missing or "
+                                         f"altered; {rebuild}") from None
+                segments.append(Segment(folder, info))
+            store = FaissStore(directory, manifest, segments, np.load(directory / DELETED_FILE))
+        except IndexLoadError:
+            for segment in segments:
+                segment.close()
+            raise
         except OSError as err:
+            for segment in segments:
+                segment.close()
             raise IndexLoadError(f"{label} is damaged: unreadable file ({err.strerror}); {rebuild}") from None
         except (ValueError, KeyError, TypeError, RuntimeError, sqlite3.Error) as err:  # checksums matched: a bug
+            for segment in segments:
+                segment.close()
             raise IndexLoadError(f"{label} is damaged: {type(err).__name__} while reading it; {rebuild}") from None
-        stored = store.faiss_index.ntotal
-        bm25_size = store.bm25.scores["num_docs"] if store.bm25 is not None else 0
-        if stored != len(store.chunk_ids) or bm25_size != len(store.chunk_ids) or (
-                embedding is not None and store.faiss_index.d != embedding["dimension"]):
-            raise IndexLoadError(f"{label} is damaged: {stored} vectors and {bm25_size} BM25 entries for "
-                                 f"{len(store.chunk_ids)} chunks; {rebuild}")
-        LOG.info("loaded index %s: %d documents, %d chunks (%s)", version, len(store.doc_ids), len(store.chunk_ids),
-                 faiss_kind(store.faiss_index))
+        stored = sum(s.faiss_index.ntotal for s in segments)
+        if stored != len(store.chunk_ids) or store.live_chunks != manifest.get("chunks") or (
+                embedding is not None and any(s.faiss_index.d != embedding["dimension"] for s in segments)):
+            store.close()
+            raise IndexLoadError(f"{label} is damaged: {stored} vectors and {store.live_chunks} live chunks where "
+                                 f"the manifest counts {manifest.get('chunks')}; {rebuild}")
+        LOG.info("loaded index %s: %d documents, %d chunks in %d segments (%s)", version, store.stats().documents,
+                 store.live_chunks, len(segments), manifest.get("faiss_index"))
         return store
 
     # -- writing ----------------------------------------------------------------------------------
@@ -133,16 +152,22 @@ class FaissBackend:
             return self._write(changes)
 
     def _write(self, changes: ChangeSet) -> str:
-        """Copy-on-write: a staging folder filled and fsynced, renamed to the new version, then
-        named in `CURRENT`; the versions beyond `keep_previous` older ones are pruned."""
+        """A new version from the current one: new segments written, fsynced and renamed into
+        `segments/`, then the version's staging folder filled, fsynced, renamed to the new
+        version and named in `CURRENT`; then the versions beyond `keep_previous` older ones
+        and the segments no version lists any more are pruned."""
         self.remove_stale_partials()
         previous = self.current_version()
-        base = None if changes.replace_all or previous is None else self.index_dir / previous
+        base = None if changes.replace_all or previous is None else self.manifest(previous)
+        if base is not None and base.get("format") != FORMAT_VERSION:
+            raise IndexLoadError(f"index version {previous} has format {base.get('format')}: an incremental write "
+                                 f"needs format {FORMAT_VERSION}; rebuild it with `newsqa build --full`")
         version = new_version_name(self.versions())
         staging = self.index_dir / f".{version}.partial"
+        created: list[str] = []
         try:
             staging.mkdir()
-            stage_version(staging, base, changes, version)
+            stage_version(self.index_dir, staging, base, changes, version, created)
             pause_point("before_rename")
             os.replace(staging, self.index_dir / version)
             _fsync(self.index_dir)
@@ -157,6 +182,9 @@ class FaissBackend:
                 LOG.warning("version %s is current, but syncing %s failed: %s", version, self.index_dir, err)
             else:
                 shutil.rmtree(self.index_dir / version, ignore_errors=True)
+                for name in created:
+                    shutil.rmtree(self.index_dir / SEGMENTS_DIR / name, ignore_errors=True)
+                remove_stale_partials(self.index_dir)
                 if isinstance(err, (OSError, sqlite3.Error, RuntimeError)):
                     raise write_failure(err, self.index_dir) from err
                 raise
@@ -165,4 +193,5 @@ class FaissBackend:
         for old in others[: max(0, len(others) - self.keep_previous)]:
             if old != previous:
                 shutil.rmtree(self.index_dir / old, ignore_errors=True)
+        remove_unlisted_segments(self.index_dir)
         return version

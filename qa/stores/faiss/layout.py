@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
@@ -20,9 +21,10 @@ from qa.stores.base import BuildInProgressError
 
 LOG = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 3: SQLite documents, FAISS ids, stored BM25 token ids; 2: jsonl + positional FAISS
-REQUIRED_FILES = ("store.sqlite3", "vectors.faiss")
-BM25_DIR = "bm25"
+# 4: shared segments (each its SQLite, FAISS and BM25 postings) and deleted ordinals per version;
+# 3: one SQLite, FAISS and bm25s score matrix per version; 2: jsonl + positional FAISS
+FORMAT_VERSION = 4
+SEGMENTS_DIR = "segments"
 FULL_CHECKSUM_BYTES = 64 << 20  # larger files are checked by size and sampled hash (loading must stay fast)
 VERSION_NAME = re.compile(r"^v(\d{8}-\d{6})-(\d{6}|\d{9})$")  # 6 digits: names of earlier releases
 
@@ -107,17 +109,46 @@ def switch_current(index_dir: Path, version: str) -> None:
 
 
 def remove_stale_partials(index_dir: Path) -> list[str]:
-    """Delete what killed writes left behind: `.v*.partial` folders and `.CURRENT.tmp`.
-    Call only under the folder's lock: then no write is running, so nothing deleted is in use."""
+    """Delete what killed writes left behind: `.v*.partial` folders, `.CURRENT.tmp`, partial
+    segments and segments that no version lists. Call only under the folder's lock: then no
+    write is running, so nothing deleted is in use."""
     removed = []
-    for path in sorted(index_dir.glob(".v*.partial")) + sorted(index_dir.glob(".CURRENT.tmp")):
+    segments = index_dir / SEGMENTS_DIR
+    for path in [*sorted(index_dir.glob(".v*.partial")), *sorted(index_dir.glob(".CURRENT.tmp")),
+                 *sorted(segments.glob(".s*.partial"))]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
         removed.append(path.name)
+    removed += remove_unlisted_segments(index_dir)
     if removed:
         LOG.warning("removed what an interrupted build left: %s", ", ".join(removed))
+    return removed
+
+
+def remove_unlisted_segments(index_dir: Path) -> list[str]:
+    """Delete the segments that no version folder lists (those of pruned versions, or of a write
+    that was killed before its version appeared). Under the folder's lock only. When a version's
+    manifest cannot be read, nothing is deleted: what it lists is unknown."""
+    folder = index_dir / SEGMENTS_DIR
+    if not folder.is_dir():
+        return []
+    listed: set[str] = set()
+    for version in version_folders(index_dir):
+        try:
+            manifest = json.loads((index_dir / version / "manifest.json").read_text())
+            if manifest.get("format", 0) < 4 and "segments" not in manifest:
+                continue  # an earlier release's version: it has no segments
+            listed.update(entry["name"] for entry in manifest["segments"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            LOG.warning("segments not pruned: the manifest of %s cannot be read (%s)", version, err)
+            return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and not path.name.startswith(".") and path.name not in listed:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"{SEGMENTS_DIR}/{path.name}")
     return removed
 
 

@@ -1,5 +1,11 @@
-"""Writing one version of the FAISS folder store: SQLite rows, the FAISS index and BM25, from the
-current version's files (or nothing) plus a `ChangeSet`."""
+"""Writing one version of the FAISS folder store: a segment for the new articles, the replaced
+and deleted ones marked deleted, small or mostly deleted segments merged (see `qa.stores.faiss`).
+
+What a write costs grows with the change, not with the archive: the unchanged segments are
+listed again, not copied. Only a merge rewrites old articles, and the merge policy bounds
+both the number of segments a question searches (`MAX_SEGMENTS`) and the share of deleted
+articles a segment carries (`MAX_DELETED_SHARE`).
+"""
 
 from __future__ import annotations
 
@@ -9,122 +15,228 @@ import sqlite3
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from qa.bm25 import FlatTokens, _vectorized_bm25, bm25_tokens
+from qa.bm25 import bm25_tokens
 from qa.faults import pause_point
 from qa.stopwatch import Stopwatch
 from qa.stores.base import ChangeSet, passage_input
-from qa.stores.faiss.build import faiss_kind, update_faiss
-from qa.stores.faiss.layout import BM25_DIR, FORMAT_VERSION, _fsync, file_checksum
+from qa.stores.faiss.layout import FORMAT_VERSION, _fsync, file_checksum
+from qa.stores.faiss.postings import POSTINGS_DIR, token_postings, write_postings
+from qa.stores.faiss.segment import (DOCUMENTS_FILE, SEGMENTS_DIR, Segment, new_database, read_only, seal_segment,
+                                     write_vectors)
 
-_SCHEMA = """
-CREATE TABLE documents (
-    ordinal INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, published TEXT, day TEXT, source TEXT, section TEXT,
-    author TEXT, path TEXT, pages TEXT, summary_only INTEGER NOT NULL DEFAULT 0, fingerprint TEXT NOT NULL
-);
-CREATE TABLE chunks (
-    chunk_id INTEGER PRIMARY KEY, ordinal INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL
-);
-CREATE INDEX chunks_by_document ON chunks(ordinal);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+MAX_SEGMENTS = 8  # above this, the smallest segments are merged down to half as many
+MAX_DELETED_SHARE = 0.5  # a segment with more of its chunks deleted is rewritten without them
+DELETED_FILE = "deleted.npy"
 
 
-def stage_version(staging: Path, base: Path | None, changes: ChangeSet, version: str) -> None:
-    """Write version `version` into the empty folder `staging`: its files, then the manifest with
-    their checksums, everything fsynced (the folder becomes visible by a rename after this)."""
-    manifest = write_version(staging, base, changes)
-    manifest["version"] = version
-    names = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
-    manifest["files"] = {name: file_checksum(staging / name) for name in names}
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    for name in (*names, "manifest.json"):
-        _fsync(staging / name)
-    _fsync(staging / BM25_DIR)
-    _fsync(staging)
-
-
-def write_version(staging: Path, base: Path | None, changes: ChangeSet) -> dict:
-    """Fill `staging` with `base` (or nothing) plus `changes`; returns the manifest without files."""
+def stage_version(index_dir: Path, staging: Path, base: dict | None, changes: ChangeSet, version: str,
+                  created: list[str]) -> dict:
+    """Write version `version`: new segments into `index_dir/segments` (their names appended to
+    `created` as each appears, so a failed write can remove them), then the version's own files
+    into the empty folder `staging`, fsynced. `base` is the current version's manifest (None for
+    a full write). Returns the manifest (also written as `staging/manifest.json`)."""
     started = time.time()
     watch = Stopwatch()
-    db_path = staging / "store.sqlite3"
-    if base is not None:
-        shutil.copyfile(base / "store.sqlite3", db_path)
-        faiss_index = faiss.read_index(str(base / "vectors.faiss"))
-        old_manifest = json.loads((base / "manifest.json").read_text())
+    segments_dir = index_dir / SEGMENTS_DIR
+    segments_dir.mkdir(exist_ok=True)
+    settings = changes.settings or {k: (base or {}).get(k) for k in ("embedding_model", "chunking")}
+    dimension = (settings.get("embedding_model") or {}).get("dimension")
+    if dimension is None:
+        raise ValueError("a write needs the embedding model's dimension in ChangeSet.settings")
+    if base is None:
+        entries, deleted, next_chunk, next_ordinal = [], np.zeros(0, np.int64), 0, 0
     else:
-        faiss_index, old_manifest = None, {}
-    db = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=DELETE")
-        db.execute("PRAGMA synchronous=OFF")  # the whole folder is fsynced before it becomes visible
-        if base is None:
-            db.executescript(_SCHEMA)
-            db.execute("INSERT INTO meta VALUES ('next_chunk_id', '0'), ('next_ordinal', '0')")
-        db.execute("BEGIN")
-        removed_ids = _delete_documents(db, [*changes.deletes, *(u.document.id for u in changes.upserts)])
-        new_ids, new_vectors, new_inputs = _insert_documents(db, changes)
-        db.execute("COMMIT")
-        chunk_ids = np.array([r[0] for r in db.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id")],
-                             dtype=np.int64)
-        counts = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        if base is not None and len(removed_ids) > 0.25 * max(1, len(chunk_ids)):
-            db.execute("VACUUM")  # many rows gone: give the space back
-    finally:
-        db.close()
+        entries = [dict(e) for e in base["segments"]]
+        deleted = np.load(index_dir / base["version"] / DELETED_FILE)
+        next_chunk, next_ordinal = base["next_chunk_id"], base["next_ordinal"]
+
+    gone = [*changes.deletes, *(u.document.id for u in changes.upserts)] if base is not None else []
+    deleted, removed_chunks = _mark_deleted(segments_dir, entries, deleted, gone)
     watch.lap("sqlite")
-    dimension = (changes.settings.get("embedding_model") or old_manifest.get("embedding_model") or {}).get("dimension")
-    faiss_index, rebuilt = update_faiss(faiss_index, removed_ids, new_ids, new_vectors, chunk_ids, dimension,
-                                        old_manifest)
-    faiss.write_index(faiss_index, str(staging / "vectors.faiss"))
-    watch.lap("faiss")
-    pause_point("vectors_written")
-    _update_bm25(staging / BM25_DIR, base / BM25_DIR if base is not None else None, removed_ids, new_ids,
-                 new_inputs, chunk_ids)
-    watch.lap("bm25")
-    settings = changes.settings or {k: old_manifest.get(k) for k in ("embedding_model", "chunking")}
-    is_ivf = faiss_kind(faiss_index) == "ivf-fp16"
-    return {
+
+    merged = _to_merge(entries, bool(changes.upserts))
+    dropped = [e for e in entries if e in merged or e["live_documents"] == 0]
+    kept = [e for e in entries if e not in dropped]
+    if merged or changes.upserts:
+        name = "s" + version[1:]
+        entry = _write_segment(segments_dir, name, merged, deleted, changes, next_chunk, next_ordinal, dimension,
+                               watch, created)
+        kept.append(entry)
+        next_chunk += sum(len(u.chunks) for u in changes.upserts)
+        next_ordinal += len(changes.upserts)
+    if dropped:
+        deleted = _still_listed(segments_dir, kept, deleted)  # ordinals of segments no longer listed go
+
+    np.save(staging / DELETED_FILE, np.asarray(deleted, dtype=np.int64))
+    largest = max(kept, key=lambda e: e["live_chunks"], default=None)
+    manifest = {
         "format": FORMAT_VERSION,
         **settings,
-        "documents": counts,
-        "chunks": len(chunk_ids),
-        "faiss_index": faiss_kind(faiss_index),
-        "ivf_trained_on": (len(chunk_ids) if rebuilt else old_manifest.get("ivf_trained_on")) if is_ivf else None,
+        "version": version,
+        "documents": sum(e["live_documents"] for e in kept),
+        "chunks": sum(e["live_chunks"] for e in kept),
+        "faiss_index": largest["faiss_index"] if largest else "flat",
+        "segments": kept,
+        "deleted_documents": len(deleted),
+        "next_chunk_id": next_chunk,
+        "next_ordinal": next_ordinal,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "change": {"upserted": len(changes.upserts), "deleted": len(changes.deletes), "full": base is None,
-                   "added_chunks": len(new_ids), "removed_chunks": len(removed_ids)},
+                   "added_chunks": sum(len(u.chunks) for u in changes.upserts), "removed_chunks": removed_chunks,
+                   "merged_segments": [e["name"] for e in merged]},
         "write_seconds": round(time.time() - started, 2),
-        "stage_seconds": watch.stages,  # the write's own profile (what a build spends beyond embedding)
+        "stage_seconds": {stage: watch.stages.get(stage, 0.0) for stage in ("sqlite", "faiss", "bm25")},
+        "files": {DELETED_FILE: file_checksum(staging / DELETED_FILE)},
     }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for name in (DELETED_FILE, "manifest.json"):
+        _fsync(staging / name)
+    _fsync(staging)
+    return manifest
 
 
-def _delete_documents(db: sqlite3.Connection, document_ids: list[str]) -> np.ndarray:
-    """Remove these documents and their chunks; returns the removed chunk ids."""
-    removed: list[int] = []
-    for start in range(0, len(document_ids), 500):
-        batch = document_ids[start:start + 500]
-        marks = ",".join("?" * len(batch))
-        ordinals = [r[0] for r in db.execute(f"SELECT ordinal FROM documents WHERE id IN ({marks})", batch)]
-        if not ordinals:
+def _mark_deleted(segments_dir: Path, entries: list[dict], deleted: np.ndarray,
+                  document_ids: list[str]) -> tuple[np.ndarray, int]:
+    """Mark these articles deleted wherever a listed segment holds them live; updates the
+    entries' live counts and returns (all deleted ordinals, sorted; chunks newly deleted)."""
+    if not document_ids or not entries:
+        return deleted, 0
+    already = set(deleted.tolist())
+    added: list[int] = []
+    removed_chunks = 0
+    for entry in entries:
+        db = read_only(segments_dir / entry["name"] / DOCUMENTS_FILE)
+        try:
+            for start in range(0, len(document_ids), 500):
+                batch = document_ids[start:start + 500]
+                marks = ",".join("?" * len(batch))
+                ordinals = [r[0] for r in db.execute(f"SELECT ordinal FROM documents WHERE id IN ({marks})", batch)
+                            if r[0] not in already]
+                if not ordinals:
+                    continue
+                omarks = ",".join("?" * len(ordinals))
+                chunks = db.execute(f"SELECT COUNT(*) FROM chunks WHERE ordinal IN ({omarks})", ordinals).fetchone()[0]
+                entry["live_documents"] -= len(ordinals)
+                entry["live_chunks"] -= chunks
+                removed_chunks += chunks
+                added += ordinals
+                already.update(ordinals)
+        finally:
+            db.close()
+    return np.union1d(deleted, np.array(added, dtype=np.int64)), removed_chunks
+
+
+def _to_merge(entries: list[dict], adding: bool) -> list[dict]:
+    """The segments this write rewrites: those with most of their chunks deleted, then, when
+    there would be more than `MAX_SEGMENTS`, the smallest, down to half that many (their size
+    grows geometrically, so an article is rewritten a logarithmic number of times)."""
+    alive = [e for e in entries if e["live_documents"] > 0]
+    merged = [e for e in alive if e["live_chunks"] < (1 - MAX_DELETED_SHARE) * e["chunks"]]
+    rest = [e for e in alive if e not in merged]
+    count = len(rest) + (1 if adding or merged else 0)
+    if count > MAX_SEGMENTS:
+        merged += sorted(rest, key=lambda e: (e["live_chunks"], e["name"]))[: count - MAX_SEGMENTS // 2 + 1]
+    return merged
+
+
+def _still_listed(segments_dir: Path, entries: list[dict], deleted: np.ndarray) -> np.ndarray:
+    """The deleted ordinals that a listed segment still holds (the others left with their segment)."""
+    if not len(deleted):
+        return deleted
+    keep: list[int] = []
+    wanted = deleted.tolist()
+    for entry in entries:
+        if entry["live_documents"] == entry["documents"]:
             continue
-        omarks = ",".join("?" * len(ordinals))
-        removed += [r[0] for r in db.execute(f"SELECT chunk_id FROM chunks WHERE ordinal IN ({omarks})", ordinals)]
-        db.execute(f"DELETE FROM chunks WHERE ordinal IN ({omarks})", ordinals)
-        db.execute(f"DELETE FROM documents WHERE ordinal IN ({omarks})", ordinals)
-    return np.array(removed, dtype=np.int64)
+        db = read_only(segments_dir / entry["name"] / DOCUMENTS_FILE)
+        try:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start:start + 500]
+                marks = ",".join("?" * len(batch))
+                keep += [r[0] for r in db.execute(f"SELECT ordinal FROM documents WHERE ordinal IN ({marks})", batch)]
+        finally:
+            db.close()
+    return np.unique(np.array(keep, dtype=np.int64))
 
 
-def _insert_documents(db: sqlite3.Connection, changes: ChangeSet) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _write_segment(segments_dir: Path, name: str, merged: list[dict], deleted: np.ndarray, changes: ChangeSet,
+                   next_chunk: int, next_ordinal: int, dimension: int, watch: Stopwatch,
+                   created: list[str]) -> dict:
+    """One new segment: the live articles of the `merged` segments (under their own ids and
+    ordinals) and the upserted ones (under fresh ones), in chunk-id order."""
+    folder = segments_dir / f".{name}.partial"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    db = new_database(folder / DOCUMENTS_FILE)
+    ids, vectors, postings, lengths = [], [], [], []
+    first = 0  # where the next piece starts in the concatenated (not yet sorted) chunk order
+    try:
+        db.execute("BEGIN")
+        db.execute("CREATE TEMP TABLE gone (ordinal INTEGER PRIMARY KEY)")
+        db.executemany("INSERT INTO gone VALUES (?)", ((int(o),) for o in deleted))
+        for entry in merged:
+            source = Segment(segments_dir / entry["name"], entry)
+            try:
+                db.execute("COMMIT")  # a database is attached and detached outside a transaction
+                db.execute("ATTACH DATABASE ? AS source", (str(source.folder / DOCUMENTS_FILE),))
+                db.execute("BEGIN")
+                db.execute("INSERT INTO documents SELECT * FROM source.documents "
+                           "WHERE ordinal NOT IN (SELECT ordinal FROM gone)")
+                db.execute("INSERT INTO chunks SELECT * FROM source.chunks "
+                           "WHERE ordinal NOT IN (SELECT ordinal FROM gone)")
+                db.execute("COMMIT")
+                db.execute("DETACH DATABASE source")
+                db.execute("BEGIN")
+                live = ~np.isin(source.chunk_ordinals, deleted)
+                piece_ids = source.chunk_ids[live]
+                ids.append(piece_ids)
+                vectors.append(np.vstack([source.faiss_index.reconstruct_batch(piece_ids[i:i + 65_536])
+                                          for i in range(0, len(piece_ids), 65_536)]) if len(piece_ids)
+                               else np.zeros((0, dimension), np.float32))
+                terms, term_ids, positions, tf = source.postings.coo()
+                keep = live[positions]
+                new_position = np.cumsum(live) - 1 + first  # a live chunk's place in the concatenation
+                postings.append((terms, term_ids[keep], new_position[positions[keep]], tf[keep]))
+                lengths.append(source.postings.lengths[live])
+                first += len(piece_ids)
+            finally:
+                source.close()
+        upserted_ids, upserted_vectors, inputs = _insert_documents(db, changes, next_chunk, next_ordinal)
+        db.execute("COMMIT")
+        documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    finally:
+        db.close()
+    if inputs:
+        terms, term_ids, positions, tf, token_counts = token_postings(bm25_tokens(inputs), first)
+        postings.append((terms, term_ids, positions, tf))
+        lengths.append(token_counts)
+    ids.append(upserted_ids)
+    vectors.append(upserted_vectors.reshape(-1, dimension))
+    all_ids = np.concatenate(ids)
+    order = np.argsort(all_ids, kind="stable")  # merged pieces interleave by id; upserts come last
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    watch.lap("sqlite")
+    kind = write_vectors(folder, np.ascontiguousarray(np.vstack(vectors)[order], dtype=np.float32), all_ids[order])
+    watch.lap("faiss")
+    pause_point("vectors_written")
+    write_postings(folder / POSTINGS_DIR, [(t, i, rank[p], f) for t, i, p, f in postings],
+                   np.concatenate(lengths)[order] if lengths else np.zeros(0, np.int32))
+    watch.lap("bm25")
+    info = {"name": name, "documents": documents, "chunks": len(all_ids), "faiss_index": kind}
+    checksum = seal_segment(folder, dict(info))
+    folder.rename(segments_dir / name)
+    created.append(name)
+    _fsync(segments_dir)
+    return {**info, "checksum": checksum, "live_documents": documents, "live_chunks": len(all_ids)}
+
+
+def _insert_documents(db: sqlite3.Connection, changes: ChangeSet, next_chunk: int,
+                      next_ordinal: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Insert the upserted documents and chunks under fresh ordinals and chunk ids (never reused,
     so a stale id can never point at another article's chunk)."""
-    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-    next_chunk, next_ordinal = int(meta["next_chunk_id"]), int(meta["next_ordinal"])
     ids, vectors, inputs = [], [], []
     for item in changes.upserts:
         d = item.document
@@ -143,49 +255,5 @@ def _insert_documents(db: sqlite3.Connection, changes: ChangeSet) -> tuple[np.nd
         if len(item.chunks):
             vectors.append(np.asarray(item.vectors, dtype=np.float32))
         next_ordinal += 1
-    db.execute("UPDATE meta SET value = ? WHERE key = 'next_chunk_id'", (str(next_chunk),))
-    db.execute("UPDATE meta SET value = ? WHERE key = 'next_ordinal'", (str(next_ordinal),))
     stacked = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
     return np.array(ids, dtype=np.int64), stacked, inputs
-
-
-def _update_bm25(target: Path, base: Path | None, removed: np.ndarray, new_ids: np.ndarray, new_inputs: list[str],
-                 all_ids: np.ndarray) -> None:
-    """Re-score BM25 over every chunk from stored token ids; only new chunks are tokenized.
-
-    The token ids of each chunk are kept in `tokens.npy` (flat) with `token_offsets.npy`,
-    in chunk-id order, with the vocabulary in `vocabulary.json`.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    if base is not None:
-        vocabulary: dict[str, int] = json.loads((base / "vocabulary.json").read_text())
-        old_ids = np.load(base / "chunk_ids.npy")
-        flat = np.load(base / "tokens.npy")
-        offsets = np.load(base / "token_offsets.npy")
-    else:
-        vocabulary, old_ids = {}, np.zeros(0, np.int64)
-        flat, offsets = np.zeros(0, np.int32), np.zeros(1, np.int64)
-    # Kept chunks: one gather over the flat array (old ids are sorted; new ids are all larger).
-    keep = ~np.isin(old_ids, removed)
-    starts, ends = offsets[:-1][keep], offsets[1:][keep]
-    kept_lengths = ends - starts
-    gather = np.repeat(starts - np.concatenate([[0], np.cumsum(kept_lengths)[:-1]]), kept_lengths) + \
-        np.arange(int(kept_lengths.sum()))
-    new_tokens = [np.array([vocabulary.setdefault(t, len(vocabulary)) for t in tokens], dtype=np.int32)
-                  for tokens in (bm25_tokens(new_inputs) if new_inputs else [])]
-    ids = np.concatenate([old_ids[keep], new_ids])
-    if len(ids) != len(all_ids) or (len(ids) and not np.array_equal(ids, all_ids)):
-        raise RuntimeError("BM25 chunk ids disagree with the document store")
-    lengths = np.concatenate([kept_lengths, [len(t) for t in new_tokens]]).astype(np.int64)
-    flat = np.concatenate([flat[gather], *new_tokens]).astype(np.int32)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    np.save(target / "chunk_ids.npy", ids)
-    np.save(target / "tokens.npy", flat)
-    np.save(target / "token_offsets.npy", offsets)
-    (target / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
-    if len(ids):
-        retriever = _vectorized_bm25()(k1=1.2, b=0.75)
-        from bm25s.tokenization import Tokenized
-
-        retriever.index(Tokenized(ids=FlatTokens(flat, offsets), vocab=dict(vocabulary)), show_progress=False)
-        retriever.save(str(target), show_progress=False)

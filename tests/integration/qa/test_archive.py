@@ -107,7 +107,9 @@ def test_ivf_path_is_used_and_searched_above_its_threshold(tmp_path, embedder, m
     assert NewsIndex.open(backend, embedder).manifest["faiss_index"] == "flat"
     sync_index(backend, embedder, upserts=[_article(i) for i in range(30, 90)])  # crosses the threshold
     index = NewsIndex.open(backend, embedder)
-    assert index.manifest["faiss_index"] == "ivf-fp16" and index.manifest["ivf_trained_on"] == 90
+    # Each segment's FAISS kind is chosen by its own size: the 60 new articles' segment is IVF.
+    assert index.manifest["faiss_index"] == "ivf-fp16"
+    assert [s["faiss_index"] for s in index.manifest["segments"]] == ["flat", "ivf-fp16"]
     question = "What did Mayor Alex Example 77 say?"
     assert index.search(question, k=1)[0].document_id == "art-077"
 
@@ -126,7 +128,7 @@ def test_ivf_path_is_used_and_searched_above_its_threshold(tmp_path, embedder, m
     assert len({p.document_id for p in ranked} & {p.document_id for p in reference}) >= 9  # recall@10 vs exact
 
     store = index.store  # a filter so narrow that the lists probed first hold too few: the search goes on
-    store.faiss_index.nprobe = 1
+    next(s for s in store.segments if s.is_ivf).faiss_index.nprobe = 1
     rare = index.search(question, k=10, sparse_weight=0.0, filters=Filters(sections=("sport",)))
     assert len(rare) == 10 and {index.document(p.document_id).section for p in rare} == {"sport"}
     sync_index(backend, embedder, deletes=["art-077"])  # removal works on the IVF index too

@@ -11,6 +11,7 @@ from qa.bm25 import bm25_tokens
 from qa.index import NewsIndex
 from qa.stores.base import BuildInProgressError, IndexLoadError
 from qa.stores import folder_backend
+from scripts.fault_test import newest_segment_file
 from qa.sync import rebuild_index
 from tests.conftest import SAMPLE_ID
 
@@ -72,17 +73,18 @@ def test_bm25_tokens_keep_unicode_words_and_stem(tmp_path, embedder):
 def test_damaged_index_fails_clearly(tmp_path, embedder):
     NewsIndex.build([Document("d", "D", "One sentence. Another one.")], embedder, index_dir=tmp_path)
     version = folder_backend(tmp_path).current_version()
-    with open(tmp_path / version / "store.sqlite3", "ab") as handle:
+    with open(newest_segment_file(tmp_path, version, "documents.sqlite3"), "ab") as handle:
         handle.write(b"garbage")
-    with pytest.raises(IndexLoadError, match="damaged: store.sqlite3 is missing or altered; rebuild it"):
+    with pytest.raises(IndexLoadError, match="damaged: documents.sqlite3 of segment s.* is missing or altered; "
+                                             "rebuild it"):
         NewsIndex.open(folder_backend(tmp_path), embedder)
 
 
 def test_index_of_the_previous_format_is_refused_with_how_to_rebuild(tmp_path, embedder):
     NewsIndex.build([Document("d", "D", "One sentence.")], embedder, index_dir=tmp_path)
     path = tmp_path / folder_backend(tmp_path).current_version() / "manifest.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 2}))
-    with pytest.raises(IndexLoadError, match=r"has format 2, but this release reads format 3; rebuild it with "
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 3}))
+    with pytest.raises(IndexLoadError, match=r"has format 3, but this release reads format 4; rebuild it with "
                                              r"`newsqa build --full`"):
         NewsIndex.open(folder_backend(tmp_path), embedder)
 
@@ -127,30 +129,37 @@ def test_only_one_build_at_a_time(tmp_path):
                 pass
 
 
-def test_vectorized_bm25_scores_equal_bm25s_own_build():
-    """The store's vectorized BM25 build (qa.bm25) against bm25s's own loop."""
+def test_segmented_bm25_scores_equal_bm25s_over_the_live_chunks(tmp_path):
+    """BM25 over two segments, with one chunk deleted, against bm25s's own index of the chunks
+    that are left: the same scores, so a segmented archive ranks as one built anew would."""
     import bm25s
     import numpy as np
 
-    from qa.bm25 import FlatTokens, _vectorized_bm25
+    from qa.stores.faiss.postings import Postings, SegmentedBM25, token_postings, write_postings
 
     texts = ["the cat sat on the mat", "dogs bark loudly at the cat", "a cat and a cat and a cat",
-             "Zürich talks requested by France", "nothing in common here", "mat mat mat dogs"]
+             "Zürich talks requested by France", "nothing in common here", "mat mat mat dogs",
+             "France and the cat requested talks", "dogs dogs dogs"]
     tokens = bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
-    vocabulary: dict[str, int] = {}
-    ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in doc] for doc in tokens]
+    postings = []
+    for number, part in enumerate((tokens[:5], tokens[5:])):
+        terms, term_ids, positions, tf, lengths = token_postings(part)
+        write_postings(tmp_path / str(number), [(terms, term_ids, positions, tf)], lengths)
+        postings.append(Postings(tmp_path / str(number)))
+    live = np.ones(len(texts), dtype=bool)
+    live[1] = False  # "dogs bark loudly at the cat" deleted
+    segmented = SegmentedBM25(postings, np.array([0, 5]), live)
+    kept = [t for t, alive in zip(tokens, live) if alive]
     reference = bm25s.BM25(k1=1.2, b=0.75)
-    reference.index((ids, dict(vocabulary)), show_progress=False)
-    flat = np.array([i for doc in ids for i in doc], dtype=np.int32)
-    offsets = np.concatenate([[0], np.cumsum([len(doc) for doc in ids])])
-    fast = _vectorized_bm25()(k1=1.2, b=0.75)
-    fast.index(bm25s.tokenization.Tokenized(ids=FlatTokens(flat, offsets), vocab=dict(vocabulary)),
-               show_progress=False)
-    for key in ("indices", "indptr"):
-        assert np.array_equal(fast.scores[key], reference.scores[key]), key
-    assert np.allclose(fast.scores["data"], reference.scores["data"], rtol=1e-6)
-    assert fast.scores["num_docs"] == reference.scores["num_docs"] == 6
-    assert fast.vocab_dict == reference.vocab_dict
+    reference.index(kept, show_progress=False)
+    for query in (["cat"], ["dog", "cat"], ["mat", "mat"], ["zürich", "franc", "request"], ["dogs"], ["absent"]):
+        query = bm25s.tokenize([" ".join(query)], stopwords="en", return_ids=False, show_progress=False)[0] or query
+        got = segmented.scores(query)
+        assert got[1] == 0.0
+        expected = reference.get_scores(query) if any(t in reference.vocab_dict for t in query) else np.zeros(len(kept))
+        assert np.allclose(got[live], expected, rtol=1e-5, atol=1e-6), query
+        assert (got[live] > 0).sum() == (expected > 0).sum()
+    assert segmented.scores(["cat"])[0] > 0 and segmented.scores(["dogs"]).argmax() == 7
 
 
 def test_a_builds_batches_run_side_by_side_give_the_vectors_of_one_after_the_other(embedder, monkeypatch):

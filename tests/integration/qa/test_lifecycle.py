@@ -24,7 +24,7 @@ from qa.stores.faiss import new_version_name
 from qa.sync import rebuild_index, sync_index
 from qa.reader import (CALIBRATION_FILE, DEFAULT_READER_DIR, ONNX_FILE, WEIGHTS_FILE, ExtractiveReader,
                        ReaderModelError, weights_sha256)
-from scripts.fault_test import kill, partials, start_build_paused_at
+from scripts.fault_test import kill, newest_segment_file, partials, start_build_paused_at
 
 
 def _add_article(articles_dir, name: str) -> None:
@@ -86,12 +86,12 @@ def test_stale_partial_is_removed_at_the_next_build_but_never_during_one(tmp_pat
 def test_damaged_current_version_falls_back_and_health_is_degraded(tmp_path, articles_dir, embedder, reader):
     index_dir = tmp_path / "index"
     first, second = _two_versions(articles_dir, index_dir, embedder)
-    _truncate(index_dir / second / "vectors.faiss")
+    _truncate(newest_segment_file(index_dir, second, "vectors.faiss"))
 
     index = NewsIndex.open(folder_backend(index_dir), embedder)
     assert index.version == first and index.stats().documents == 1
-    assert f"index version {second} is damaged: vectors.faiss" in index.fallback_reason
-    with pytest.raises(IndexLoadError, match="damaged: vectors.faiss is missing or altered"):
+    assert f"index version {second} is damaged: vectors.faiss of segment s{second[1:]}" in index.fallback_reason
+    with pytest.raises(IndexLoadError, match="damaged: vectors.faiss of segment s.* is missing or altered"):
         NewsIndex.open(folder_backend(index_dir), embedder, fallback=False)
 
     live = LiveIndex(index_dir, embedder, check_interval=0.0)
@@ -145,13 +145,13 @@ def test_failed_hot_reload_keeps_serving_and_shows_in_health(tmp_path, articles_
     _add_article(articles_dir, "drought")
     rebuild_index([articles_dir], index_dir, embedder)
     second = folder_backend(index_dir).current_version()
-    _truncate(index_dir / second / "store.sqlite3")
+    _truncate(newest_segment_file(index_dir, second, "documents.sqlite3"))
     live.get()
     live.wait_for_reload()
     assert live.get().version == first  # the old index keeps answering
     health = _health(live, index_dir, embedder, reader)
     assert health["status"] == "degraded" and health["served_version"] == first
-    assert health["current_version"] == second and "store.sqlite3 is missing or altered" in health["error"]
+    assert health["current_version"] == second and "documents.sqlite3 of segment" in health["error"]
     assert live.reloads == 2  # the broken version is not retried on every request
 
 
@@ -160,8 +160,11 @@ def test_a_build_killed_midway_loses_nothing(point, tmp_path, articles_dir, embe
     index_dir = tmp_path / "index"
     rebuild_index([articles_dir], index_dir, embedder)
     served = folder_backend(index_dir).current_version()
+    shared = {p: (p.stat().st_ino, p.stat().st_size) for p in (index_dir / "segments").rglob("*") if p.is_file()}
     _add_article(articles_dir, "wildfire")
     kill(start_build_paused_at(point, articles_dir, index_dir))
+    # The served version's segment files, which the killed write would have shared, are untouched.
+    assert {p: (p.stat().st_ino, p.stat().st_size) for p in shared} == shared
 
     index = NewsIndex.open(folder_backend(index_dir), embedder, fallback=False)
     assert index.version == served and index.stats().documents == 1
@@ -169,6 +172,9 @@ def test_a_build_killed_midway_loses_nothing(point, tmp_path, articles_dir, embe
     summary = rebuild_index([articles_dir], index_dir, embedder)
     assert summary.documents == 2 and folder_backend(index_dir).current_version() == summary.version
     assert partials(index_dir) == [] and not (index_dir / ".CURRENT.tmp").exists()
+    backend = folder_backend(index_dir)
+    listed = {e["name"] for v in backend.versions() for e in backend.manifest(v)["segments"]}
+    assert {p.name for p in (index_dir / "segments").iterdir()} == listed  # the killed write's segment is gone
 
 
 @pytest.fixture(scope="module")
