@@ -37,6 +37,12 @@ def bm25_tokens(texts: list[str], stemmer=None) -> list[list[str]]:
                                     show_progress=False)
 
 
+def bm25_token_ids(texts: list[str], stemmer=None):
+    """`bm25_tokens` as bm25s's `Tokenized`: per text its token ids, and the vocabulary (token -> id)."""
+    return _import_bm25s().tokenize(texts, stopwords="en", stemmer=stemmer or _stemmer(), return_ids=True,
+                                    show_progress=False)
+
+
 def bm25_ranker(texts: list[str]):
     """`top(question, k) -> [(text index, score), ...]`: an in-memory BM25 over `texts` with
     the store's tokenization. Reader training picks its retrieved negatives with it, so they

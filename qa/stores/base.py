@@ -128,6 +128,11 @@ class Store(Protocol):
         article re-embeds only the chunks whose text changed."""
         ...
 
+    def warm_up(self) -> None:
+        """Read now what questions need and a store reads lazily (the server calls it before it
+        serves a version); a no-op for a store that reads nothing lazily."""
+        ...
+
     def close(self) -> None: ...
 
 

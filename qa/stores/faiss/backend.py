@@ -127,14 +127,14 @@ class FaissBackend:
             for segment in segments:
                 segment.close()
             raise IndexLoadError(f"{label} is damaged: {type(err).__name__} while reading it; {rebuild}") from None
-        stored = sum(s.faiss_index.ntotal for s in segments)
-        if stored != len(store.chunk_ids) or store.live_chunks != manifest.get("chunks") or (
-                embedding is not None and any(s.faiss_index.d != embedding["dimension"] for s in segments)):
+        wrong = [s.name for s in segments if s.faiss_index.ntotal != s.info.get("chunks") or (
+            embedding is not None and s.faiss_index.d != embedding["dimension"])]
+        if wrong or manifest.get("chunks") != sum(e.get("live_chunks", -1) for e in manifest["segments"]):
             store.close()
-            raise IndexLoadError(f"{label} is damaged: {stored} vectors and {store.live_chunks} live chunks where "
-                                 f"the manifest counts {manifest.get('chunks')}; {rebuild}")
-        LOG.info("loaded index %s: %d documents, %d chunks in %d segments (%s)", version, store.stats().documents,
-                 store.live_chunks, len(segments), manifest.get("faiss_index"))
+            raise IndexLoadError(f"{label} is damaged: the vectors or counts of segment "
+                                 f"{', '.join(wrong) or '(the manifest)'} disagree; {rebuild}")
+        LOG.info("opened index %s: %d documents, %d chunks in %d segments (%s)", version, manifest.get("documents"),
+                 manifest.get("chunks"), len(segments), manifest.get("faiss_index"))
         return store
 
     # -- writing ----------------------------------------------------------------------------------

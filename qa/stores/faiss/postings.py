@@ -22,10 +22,13 @@ Files of a segment's `postings/` folder (positions are the segment's chunks in c
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
+
+from qa.bm25 import bm25_token_ids
 
 K1, B = 1.2, 0.75
 POSTINGS_DIR = "postings"
@@ -58,18 +61,35 @@ class Postings:
         return self.terms, term_ids, np.asarray(self.chunks, dtype=np.int64), np.asarray(self.tf, dtype=np.int64)
 
 
+def text_postings(texts: list[str], first_position: int = 0
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Postings of chunk texts with the store's tokenization (`qa.bm25`): (terms, term ids,
+    positions, tf, lengths), one posting per (term, chunk), in (term, position) order; chunk i
+    is at position `first_position + i`. bm25s hands the token ids and their vocabulary over
+    directly, so no token is looked up twice."""
+    tokenized = bm25_token_ids(texts)
+    terms = [None] * len(tokenized.vocab)
+    for term, local in tokenized.vocab.items():
+        terms[local] = term
+    return _postings(tokenized.ids, terms, first_position)
+
+
 def token_postings(token_lists: list[list[str]], first_position: int = 0
                    ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Postings of tokenized chunks: (terms, term ids, positions, tf, lengths), one posting per
-    (term, chunk); chunk i is at position `first_position + i`."""
+    """`text_postings` from tokens already made (tests, and chunks tokenized elsewhere)."""
     vocabulary: dict[str, int] = {}
-    flat = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for tokens in token_lists for t in tokens),
-                       dtype=np.int64)
-    lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
-    positions = np.repeat(np.arange(len(token_lists), dtype=np.int64) + first_position, lengths)
-    width = first_position + len(token_lists) + 1
+    ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in tokens] for tokens in token_lists]
+    return _postings(ids, list(vocabulary), first_position)
+
+
+def _postings(ids: list[list[int]], terms: list[str], first_position: int
+              ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    positions = np.repeat(np.arange(len(ids), dtype=np.int64) + first_position, lengths)
+    width = first_position + len(ids) + 1
     keys, tf = np.unique(flat * width + positions, return_counts=True)
-    return list(vocabulary), keys // width, keys % width, tf.astype(np.int64), lengths
+    return terms, keys // width, keys % width, tf.astype(np.int64), lengths
 
 
 def write_postings(folder: Path, parts: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]],
@@ -87,15 +107,24 @@ def write_postings(folder: Path, parts: list[tuple[list[str], np.ndarray, np.nda
     term = np.concatenate(term_ids) if term_ids else np.zeros(0, np.int64)
     position = np.concatenate(positions) if positions else np.zeros(0, np.int64)
     tf = np.concatenate(tfs) if tfs else np.zeros(0, np.int64)
-    order = np.lexsort((position, term))
-    used, term = np.unique(term[order], return_inverse=True)  # terms left with no posting are dropped
+    if len(term) > 1 and not _sorted_by_term(term, position):  # one part of new chunks comes sorted
+        order = np.lexsort((position, term))
+        term, position, tf = term[order], position[order], tf[order]
+    # Terms left with no posting (their chunks deleted) are dropped: one pass over the sorted ids.
+    starts = np.flatnonzero(np.concatenate([[True], term[1:] != term[:-1]])) if len(term) else np.zeros(0, np.int64)
     terms = list(vocabulary)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(term, minlength=len(used)))]).astype(np.int64)
-    (folder / "vocabulary.json").write_text(json.dumps([terms[i] for i in used], ensure_ascii=False))
+    indptr = np.concatenate([starts, [len(term)]]).astype(np.int64)
+    (folder / "vocabulary.json").write_text(json.dumps([terms[i] for i in term[starts]], ensure_ascii=False))
     np.save(folder / "indptr.npy", indptr)
-    np.save(folder / "chunks.npy", position[order].astype(np.int32))
-    np.save(folder / "tf.npy", np.minimum(tf[order], _MAX_TF).astype(np.uint16))
+    np.save(folder / "chunks.npy", position.astype(np.int32))
+    np.save(folder / "tf.npy", np.minimum(tf, _MAX_TF).astype(np.uint16))
     np.save(folder / "lengths.npy", np.asarray(lengths, dtype=np.int32))
+
+
+def _sorted_by_term(term: np.ndarray, position: np.ndarray) -> bool:
+    """Whether the postings are in (term, position) order already."""
+    same = term[1:] == term[:-1]
+    return bool(np.all(term[1:] >= term[:-1]) and np.all(position[1:][same] > position[:-1][same]))
 
 
 class SegmentedBM25:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import faiss
@@ -89,10 +90,15 @@ class Segment:
 
     Per chunk, in chunk-id order (the postings' positions): `chunk_ids` and `chunk_ordinals`;
     per article, in ordinal order: `doc_ordinals` and `doc_rows` (id, day, section, source).
+    Those and `postings` are read on first use: a write that only needs the fingerprints of
+    a big archive does not read a million chunk rows.
     """
+
+    _LAZY = frozenset({"chunk_ids", "chunk_ordinals", "doc_rows", "doc_ordinals", "postings"})
 
     def __init__(self, folder: Path, info: dict) -> None:
         self.folder, self.info, self.name = folder, info, folder.name
+        self._lock = threading.Lock()
         self.db = read_only(folder / DOCUMENTS_FILE)
         # Memory-mapped, zero copy: loading costs no read of the vectors, and the kernel shares
         # and pages them. Safe because a segment's files never change; a pruned segment's file
@@ -100,14 +106,26 @@ class Segment:
         self.faiss_index = faiss.read_index(str(folder / VECTORS_FILE), faiss.IO_FLAG_MMAP_IFC)
         if isinstance(ivf := faiss.downcast_index(self.faiss_index), faiss.IndexIVF):
             ivf.nprobe = ivf_nprobe(ivf.nlist)
-        self.postings = Postings(folder / POSTINGS_DIR)
+
+    def __getattr__(self, name: str):
+        """The lazily read attributes (`_LAZY`), read once under the segment's lock."""
+        if name not in Segment._LAZY:
+            raise AttributeError(name)
+        with self._lock:
+            if name == "postings" and name not in self.__dict__:
+                self.postings = Postings(self.folder / POSTINGS_DIR)
+            elif name not in self.__dict__:
+                self._read_rows()
+        return self.__dict__[name]
+
+    def _read_rows(self) -> None:
         rows = self.db.execute("SELECT chunk_id, ordinal FROM chunks ORDER BY chunk_id").fetchall()
         array = np.array(rows, dtype=np.int64).reshape(-1, 2)
-        self.chunk_ids = array[:, 0].copy()
         self.chunk_ordinals = array[:, 1].copy()
         self.doc_rows = self.db.execute("SELECT ordinal, id, day, section, source FROM documents "
                                         "ORDER BY ordinal").fetchall()
         self.doc_ordinals = np.array([row[0] for row in self.doc_rows], dtype=np.int64)
+        self.chunk_ids = array[:, 0].copy()
 
     @property
     def is_ivf(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -11,7 +12,7 @@ import faiss
 import numpy as np
 
 from qa.bm25 import _stemmer, bm25_tokens, top_positions
-from qa.stores.base import best_fused_score, fuse, passage_input
+from qa.stores.base import IndexLoadError, best_fused_score, fuse, passage_input
 from qa.stores.faiss.postings import SegmentedBM25
 from qa.stores.faiss.segment import Segment
 from qa.types import ArchiveStats, Document, DocumentPage, Filters, Passage
@@ -31,22 +32,43 @@ class FaissStore:
     live (its article not deleted): about 13 bytes a chunk.
     """
 
+    # Read on first use (`__getattr__`): a write that opens the current version of a big archive
+    # for its fingerprints does not read every chunk's row; a server reads them at its warm-up.
+    _ARRAYS = frozenset({"offsets", "chunk_ids", "doc_ids", "doc_live", "chunk_doc", "chunk_live", "live_chunks",
+                         "doc_day", "sections", "sources", "doc_section", "doc_source", "_live_bitmap", "bm25"})
+
     def __init__(self, directory: Path, manifest: dict, segments: list[Segment], deleted: np.ndarray) -> None:
         self.directory = directory
         self.manifest = manifest
         self.segments = segments
-        self._db_lock = threading.Lock()
+        self._db_lock = threading.RLock()  # the segments' connections, and reading the arrays once
         self._documents: OrderedDict[str, Document] = OrderedDict()
         self._stats: ArchiveStats | None = None
+        self._deleted_array = np.asarray(deleted, dtype=np.int64)
         self._deleted = {int(o) for o in deleted}
-        self._load_arrays(deleted)
-        self.bm25 = SegmentedBM25([s.postings for s in segments], self.offsets[:-1], self.chunk_live)
         self._stemmer = _stemmer()
         self._stem_lock = threading.Lock()  # a PyStemmer stemmer is not thread-safe
 
+    def __getattr__(self, name: str):
+        if name not in FaissStore._ARRAYS:
+            raise AttributeError(name)
+        with self._db_lock:
+            if "bm25" not in self.__dict__:
+                self._load_arrays(self._deleted_array)
+        return self.__dict__[name]
+
+    def warm_up(self) -> None:
+        """Read every chunk's row and the BM25 postings now rather than at the first question."""
+        try:
+            self.bm25  # noqa: B018 (reading it loads the arrays)
+        except (OSError, ValueError, KeyError, sqlite3.Error) as err:  # the checksums matched: a bug or a bad disk
+            raise IndexLoadError(f"index version {self.version} could not be read ({type(err).__name__}); "
+                                 f"rebuild it with `newsqa build --full`") from None
+
     def _load_arrays(self, deleted: np.ndarray) -> None:
         """Per chunk position: id, its article's row and whether it is live; per article row:
-        id, date as an int, section and source codes (for filters) and whether it is live."""
+        id, date as an int, section and source codes (for filters) and whether it is live; the
+        BM25 over the live chunks. `bm25` is set last: its presence says the arrays are read."""
         sizes = [len(s.chunk_ids) for s in self.segments]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.chunk_ids = np.concatenate([s.chunk_ids for s in self.segments]) if sizes else np.zeros(0, np.int64)
@@ -70,6 +92,7 @@ class FaissStore:
         self.doc_source = np.array([source_code.get(row[4], 0) for row in rows], dtype=np.int32)
         # Searching past the deleted chunks: a bitmap of the live chunk ids for FAISS's selector.
         self._live_bitmap = None if self.chunk_live.all() else self._bitmap(self.chunk_live)
+        self.bm25 = SegmentedBM25([s.postings for s in self.segments], self.offsets[:-1], self.chunk_live)
 
     def _bitmap(self, mask: np.ndarray) -> np.ndarray:
         bits = np.zeros(int(self.chunk_ids.max(initial=0)) + 1, dtype=bool)

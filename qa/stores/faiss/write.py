@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.bm25 import bm25_tokens
 from qa.faults import pause_point
 from qa.stopwatch import Stopwatch
 from qa.stores.base import ChangeSet, passage_input
 from qa.stores.faiss.layout import FORMAT_VERSION, _fsync, file_checksum
-from qa.stores.faiss.postings import POSTINGS_DIR, token_postings, write_postings
+from qa.stores.faiss.postings import POSTINGS_DIR, text_postings, write_postings
 from qa.stores.faiss.segment import (DOCUMENTS_FILE, SEGMENTS_DIR, Segment, new_database, read_only, seal_segment,
                                      write_vectors)
 
@@ -208,22 +207,27 @@ def _write_segment(segments_dir: Path, name: str, merged: list[dict], deleted: n
         documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
     finally:
         db.close()
+    watch.lap("sqlite")
     if inputs:
-        terms, term_ids, positions, tf, token_counts = token_postings(bm25_tokens(inputs), first)
+        terms, term_ids, positions, tf, token_counts = text_postings(inputs, first)
         postings.append((terms, term_ids, positions, tf))
         lengths.append(token_counts)
     ids.append(upserted_ids)
     vectors.append(upserted_vectors.reshape(-1, dimension))
     all_ids = np.concatenate(ids)
-    order = np.argsort(all_ids, kind="stable")  # merged pieces interleave by id; upserts come last
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    watch.lap("sqlite")
-    kind = write_vectors(folder, np.ascontiguousarray(np.vstack(vectors)[order], dtype=np.float32), all_ids[order])
+    stacked = vectors[0] if len(vectors) == 1 else np.vstack(vectors)
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+    if np.any(all_ids[1:] < all_ids[:-1]):  # merged pieces interleave by id (upserts always come last)
+        order = np.argsort(all_ids, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        all_ids, stacked, lengths = all_ids[order], stacked[order], lengths[order]
+        postings = [(t, i, rank[p], f) for t, i, p, f in postings]
+    watch.lap("bm25")
+    kind = write_vectors(folder, np.ascontiguousarray(stacked, dtype=np.float32), all_ids)
     watch.lap("faiss")
     pause_point("vectors_written")
-    write_postings(folder / POSTINGS_DIR, [(t, i, rank[p], f) for t, i, p, f in postings],
-                   np.concatenate(lengths)[order] if lengths else np.zeros(0, np.int32))
+    write_postings(folder / POSTINGS_DIR, postings, lengths)
     watch.lap("bm25")
     info = {"name": name, "documents": documents, "chunks": len(all_ids), "faiss_index": kind}
     checksum = seal_segment(folder, dict(info))

@@ -175,5 +175,8 @@ class MilvusStore:
         rows = self._conn.scan_in(self.collection, "document_id", list(document_ids), ["text", "dense"])
         return {row["text"]: np.asarray(row["dense"], dtype=np.float32) for row in rows}
 
+    def warm_up(self) -> None:
+        """Nothing to read: the collection is loaded by the backend."""
+
     def close(self) -> None:
         """Nothing to release: the connection belongs to the backend, the collection stays loaded for others."""
