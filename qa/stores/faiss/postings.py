@@ -157,16 +157,22 @@ class SegmentedBM25:
                 hit = postings.term(token)
                 if hit is None:
                     continue
-                positions = hit[0].astype(np.int64) + offset
+                positions, tf = hit
+                if offset:
+                    positions = positions + offset
                 if not self.all_live:
                     keep = self.live[positions]
-                    positions, hit = positions[keep], (None, hit[1][keep])
-                found.append((positions, hit[1]))
+                    positions, tf = positions[keep], tf[keep]
+                found.append((positions, tf))
                 frequency += len(positions)
             if not frequency:
                 continue
-            idf = np.log(1 + (self.live_count - frequency + 0.5) / (frequency + 0.5))
-            for positions, tf in found:
+            weight = np.float32(repeat * np.log(1 + (self.live_count - frequency + 0.5) / (frequency + 0.5)))
+            for positions, tf in found:  # weight * tf / (tf + norm), in place: these arrays can be long
                 tf = tf.astype(np.float32)
-                scores[positions] += np.float32(repeat * idf) * tf / (tf + self.norm[positions])
+                denominator = self.norm[positions]
+                denominator += tf
+                np.divide(tf, denominator, out=tf)
+                tf *= weight
+                scores[positions] += tf
         return scores
