@@ -66,8 +66,9 @@ QUESTIONS = [
 ]
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as handle:
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of this process, or of process `pid` (Linux)."""
+    with open(f"/proc/{pid}/status") as handle:
         for line in handle:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024

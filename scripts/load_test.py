@@ -5,6 +5,7 @@
     python scripts/load_test.py load   [--clients 50] [--seconds 60]    # errors besides deliberate 503s, p50/p95
     python scripts/load_test.py levels [--levels 1,4,16,64] [--seconds 15]
     python scripts/load_test.py soak   [--clients 16] [--seconds 600]   # errors, and memory over time
+        [--url http://127.0.0.1:PORT --server-pid PID]                  # the server alone, in its own process
     common: [--index-dir DIR | --url http://127.0.0.1:PORT] [--max-in-flight N] [--out docs/load.json]
 
 Without --url the app is served in this process (`serve_in_background`) over the given
@@ -17,8 +18,9 @@ characters, bodies over the size limit with and without Content-Length, wrong ty
 unknown fields, bad JSON, odd methods, paths and query strings, broken HTTP); about
 3% are valid questions, so the fuzz stays cheap: the rest never reach a model.
 soak: the load mode in one-minute windows, with the resident memory of this process (the
-in-process server and its clients) read after each: memory growth is measured from the end
-of the first window (models warm, caches filled) to the end of the last.
+in-process server and its clients) read after each, or, with --url and --server-pid, of the
+server process alone: memory growth is measured from the end of the first window (models
+warm, caches filled) to the end of the last.
 load/levels/soak: C threads, each with its own keep-alive connection, ask valid questions
 for T seconds, every one distinct (a sample question with a request number), so no
 answer could come from a cache; a 503 with Retry-After (the question queue full, or its
@@ -371,22 +373,24 @@ def levels(args) -> dict:
 
 
 def soak(args) -> dict:
-    if args.url:
-        raise SystemExit("soak measures the memory of the server it runs in this process: leave out --url")
+    if args.url and not args.server_pid:
+        raise SystemExit("soak measures the server's memory: with --url, give the server's --server-pid")
     windows = []
     with target(args) as (url, info):
         httpx.post(f"{url}/ask", json={"question": QUESTIONS[0]}, timeout=60)
         seconds, window = args.seconds or 600, 60.0
         for number in range(max(1, round(seconds / window))):
             row = run_clients(url, args.clients or 16, window, args.seed + number, first=number * 10**9)
-            row["resident_mb"] = round(rss_mb(), 1)
+            row["resident_mb"] = round(rss_mb(args.server_pid or "self"), 1)
             windows.append(row)
             print(json.dumps(row), flush=True)
         info["server_logged_errors"] = dict(info.pop("logged_errors", {}))
     served = sum(w["served"] for w in windows)
     refused = sum(w["refused_503"] for w in windows)
     first, last = windows[0]["resident_mb"], windows[-1]["resident_mb"]
-    return {**info, "clients": args.clients or 16, "seconds": round(sum(w["seconds"] for w in windows), 1),
+    measured = f"the server, process {args.server_pid} (clients in this one)" if args.server_pid else (
+        "this process: the server and its clients")
+    return {**info, "memory_of": measured, "clients": args.clients or 16, "seconds": round(sum(w["seconds"] for w in windows), 1),
             "served": served, "refused_503": refused, "refused_share": round(refused / max(1, served + refused), 4),
             "errors": sum(w["errors"] for w in windows),
             "p95_ms_worst_window": max(w["p95_ms"] for w in windows),
@@ -406,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, help="concurrent clients (fuzz 4, load 50)")
     parser.add_argument("--seconds", type=float, help="duration (load 60, each level 15, soak 600)")
     parser.add_argument("--levels", default="1,4,16,64", help="levels: concurrent clients, comma-separated")
+    parser.add_argument("--server-pid", type=int, help="soak with --url: the server process whose memory is read")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "load.json")
     args = parser.parse_args(argv)
