@@ -102,7 +102,11 @@ class LiveIndex:
                 return
             fallback = self._index is None  # while serving, a bad new version must not replace a good one
             index = NewsIndex.open(self.backend, self.embedder, version=version, fallback=fallback)
-            index.store.warm_up()  # the first question must not pay for reading the archive
+            try:
+                index.store.warm_up()  # the first question must not pay for reading the archive
+            except BaseException:
+                index.store.close()  # its files and connections go now, not at garbage collection
+                raise
         except (IndexLoadError, OSError, ValueError, KeyError) as err:
             LOG.error("index version %s not loaded: %s", version, err)
             with self._lock:

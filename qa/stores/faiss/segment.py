@@ -103,7 +103,11 @@ class Segment:
         # Memory-mapped, zero copy: loading costs no read of the vectors, and the kernel shares
         # and pages them. Safe because a segment's files never change; a pruned segment's file
         # stays readable (unlinked, not truncated) while a process still maps it.
-        self.faiss_index = faiss.read_index(str(folder / VECTORS_FILE), faiss.IO_FLAG_MMAP_IFC)
+        try:
+            self.faiss_index = faiss.read_index(str(folder / VECTORS_FILE), faiss.IO_FLAG_MMAP_IFC)
+        except BaseException:
+            self.db.close()
+            raise
         if isinstance(ivf := faiss.downcast_index(self.faiss_index), faiss.IndexIVF):
             ivf.nprobe = ivf_nprobe(ivf.nlist)
 
