@@ -124,7 +124,7 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
         started = time.perf_counter()
         candidates = reader.read(example.question, [passage])
         latencies.append((time.perf_counter() - started) * 1000)
-        best = max(candidates, key=reader.calibration.probability, default=None)
+        best = max(candidates, key=reader.calibration.rank_score, default=None)
         forced = best.text if best else ""
         probability = reader.calibration.probability(best) if best else 0.0
         decided = forced if probability >= threshold else ""

@@ -228,12 +228,19 @@ class Assistant:
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped
-        when a better one has the same normalized text or overlaps it in the same article."""
-        scored = sorted(((c, self.reader.calibration.probability(c)) for c in candidates), key=lambda cp: -cp[1])
+        when a better one has the same normalized text or overlaps it in the same article.
+
+        "Best" is the calibration's ranking (`Calibration.rank_score`: fitted to put a right answer
+        first, over each question's candidates together), and the probability is the calibrated
+        chance that the answer shown first is right. An answer ranked below another is never shown
+        as likelier than it: its probability is capped at the one above."""
+        calibration = self.reader.calibration
+        scored = sorted(((c, calibration.probability(c), calibration.rank_score(c)) for c in candidates),
+                        key=lambda item: -item[2])
         kept: list[tuple[SpanCandidate, float]] = []
-        for candidate, probability in scored:
+        for candidate, probability, _ in scored:
             if not any(_same_answer(candidate, other) for other, _ in kept):
-                kept.append((candidate, probability))
+                kept.append((candidate, min(probability, kept[-1][1]) if kept else probability))
         return kept
 
     def select(self, kept: list[tuple[SpanCandidate, float]], confident: bool, top_k: int,

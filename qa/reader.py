@@ -211,10 +211,23 @@ class Calibration:
     weights: dict[str, float] = field(default_factory=lambda: {"margin": 0.5})
     bias: float = 0.0
     threshold: float = 0.5
+    # Which candidate is shown first: a linear score fitted over each question's candidates together
+    # (`newsqa calibrate --ranking`); empty, candidates are ordered by `probability`.
+    ranking: dict[str, float] = field(default_factory=dict)
+
+    def _logit(self, candidate: SpanCandidate) -> float:
+        return self.bias + sum(w * FEATURES[name](candidate) for name, w in self.weights.items())
 
     def probability(self, candidate: SpanCandidate) -> float:
-        z = self.bias + sum(w * FEATURES[name](candidate) for name, w in self.weights.items())
+        z = self._logit(candidate)
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def rank_score(self, candidate: SpanCandidate) -> float:
+        """What a question's candidates are ordered by: the ranking's score, or the calibrated
+        log odds when there is no ranking (then the order of `probability`)."""
+        if not self.ranking:
+            return self._logit(candidate)
+        return sum(w * FEATURES[name](candidate) for name, w in self.ranking.items())
 
     @classmethod
     def load(cls, model_dir: Path, weights: str | None = None) -> Calibration:
@@ -229,10 +242,12 @@ class Calibration:
                            "refit it with `python scripts/calibrate_reader.py`")
         if "weights" not in data:  # the first format: three fixed features
             data["weights"] = {"margin": data["w_margin"], "span_score": data["w_span"], "retrieval": data["w_retrieval"]}
-        unknown = set(data["weights"]) - set(FEATURES)
+        ranking = (data.get("ranking") or {}).get("weights", {})
+        unknown = (set(data["weights"]) | set(ranking)) - set(FEATURES)
         if unknown:
             raise ValueError(f"{path}: unknown calibration features {sorted(unknown)}; known: {sorted(FEATURES)}")
-        return cls({k: float(v) for k, v in data["weights"].items()}, float(data["bias"]), float(data["threshold"]))
+        return cls({k: float(v) for k, v in data["weights"].items()}, float(data["bias"]), float(data["threshold"]),
+                   {k: float(v) for k, v in ranking.items()})
 
 
 class _TorchRunner:

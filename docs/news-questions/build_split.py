@@ -7,7 +7,8 @@ Reads bbc-news-questions.json (next to this script) and the archive it was writt
 Every check below must pass before anything is written:
 
 * each data item names an archive id (document_id); its single context equals that record's `text`
-  exactly (after the loader's CRLF -> LF, which changes nothing in this archive) and its title is the
+  exactly as the project's loader stores it (CRLF -> LF, which changes nothing in this archive, and
+  mojibake repaired: the archive's `Â£` is stored as `£`) and its title is the
   title the project derives (first line of the text, 120 characters);
 * every answer is non-empty, context[answer_start:answer_start+len(text)] == text, and the span neither
   starts nor ends inside a word or number, nor on . , ; : ! ? quotes, brackets or a hyphen (a leading
@@ -47,16 +48,21 @@ BAD_EDGE = set(".,;:!?\"'()[]{}-/ \n\t")
 
 
 def load_archive(path: Path) -> dict[str, dict]:
+    """The archive's records, each with `text` and `title` as the project's loader stores them
+    (`qa.ingestion.load_articles`: it repairs mojibake, so the archive's `Â£` is `£`, and derives
+    the title from the text's first line): offsets are into that text."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from qa.ingestion import load_articles
+
+    stored = {d.id: d for d in load_articles([path])}
     records = {}
     for line in path.read_text(encoding="utf-8").split("\n"):
         if line.strip():
             record = json.loads(line)
+            document = stored[str(record["id"])]
+            record["text"], record["title"] = document.text, document.title
             records[str(record["id"])] = record
     return records
-
-
-def derived_title(text: str) -> str:
-    return text.strip().split("\n", 1)[0][:120]
 
 
 def inside_token(text: str, start: int, end: int) -> bool:
@@ -92,7 +98,7 @@ def check(data: dict, archive: dict[str, dict]) -> list[str]:
         context = item["paragraphs"][0]["context"]
         if context != text:
             errors.append(f"{doc}: context differs from the archive text")
-        if item.get("title") != derived_title(text):
+        if item.get("title") != archive[doc]["title"]:
             errors.append(f"{doc}: title differs from the derived title")
         if item.get("section") != archive[doc].get("category"):
             errors.append(f"{doc}: section differs from the archive category")

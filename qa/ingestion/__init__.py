@@ -13,6 +13,10 @@ parsers (trafilatura, lxml, pypdf, feedparser):
 - `feeds`: `.rss`, `.atom`, and `.xml` files that are feeds, through feedparser, one document per entry;
 - `records`: `.json` and `.jsonl` records.
 
+Text that was decoded with the wrong character set before it reached us ("mojibake": `Â£5m`
+for `£5m`, `â€™` for `’`) is repaired as it is read (`repair_encoding`), so answers, titles and
+highlights show what the author wrote.
+
 A malformed file raises `ArticleError` naming the file (and the line, where there is
 one), so a rebuild can stop before it touches the served index. A file that is fine
 but holds nothing to index (a scanned PDF with no text layer, an `.xml` file that is
@@ -25,7 +29,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from qa.ingestion.common import ArticleError, SkippedArticle, _report, normalize_date, slugify
+from qa.ingestion.common import ArticleError, SkippedArticle, _report, normalize_date, repair_encoding, slugify
 from qa.types import Document, SkippedFile
 
 __all__ = ["SUPPORTED_SUFFIXES", "ArticleError", "SkippedArticle", "load_articles", "load_file", "normalize_date",
@@ -49,7 +53,7 @@ def load_file(path: Path, root: Path | None = None, *, skipped: list[SkippedFile
     if suffix not in _FORMATS:
         raise ArticleError(path, f"unsupported file type {suffix!r} (supported: {', '.join(SUPPORTED_SUFFIXES)})")
     reader = importlib.import_module(f"{__name__}.{_FORMATS[suffix]}")
-    return reader.load(path, stem, skipped)
+    return [repair_encoding(document) for document in reader.load(path, stem, skipped)]
 
 
 def _article_files(path: Path) -> tuple[list[Path], Path]:

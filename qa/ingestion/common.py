@@ -1,16 +1,19 @@
 """What every article format shares: the errors, dates, ids, text reading, front matter and metadata.
 
-Standard library only, so that importing `qa.ingestion` loads none of the format parsers.
+Standard library only (ftfy is imported where text is repaired), so that importing `qa.ingestion`
+loads none of the format parsers.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 
-from qa.types import SkippedFile
+from qa.types import Document, SkippedFile
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +108,31 @@ def _read_text(path: Path) -> str:
         line = data[: err.start].count(b"\n") + 1
         raise ArticleError(path, f"not valid UTF-8 (byte {err.start})", line) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def repair_encoding(document: Document) -> Document:
+    """`document` with mojibake repaired in its title and text: UTF-8 that was once decoded as
+    Latin-1 or Windows-1252 (`Â£197bn` for `£197bn`, `â€œ` for `“`). 1,402 pound signs of
+    the BBC archive came this way. ftfy's `fix_encoding` rather than our own table: it
+    recognizes every such sequence and leaves real accented text ("café", "naïve") alone.
+    Only the encoding is fixed (not quotes, widths or line breaks). A PDF's page starts are
+    recomputed, each page repaired on its own, so citations still name the right page."""
+    from ftfy import fix_encoding
+
+    title = fix_encoding(document.title) if document.title else document.title
+    if not document.pages:
+        text = fix_encoding(document.text)
+        return document if (text, title) == (document.text, document.title) else replace(
+            document, text=text, title=title)
+    bounds = sorted({0, *document.pages, len(document.text)})
+    pieces = [fix_encoding(document.text[a:b]) for a, b in pairwise(bounds)]
+    moved, position = {}, 0  # each old boundary -> where it lies in the repaired text
+    for start, piece in zip(bounds, pieces):
+        moved[start] = position
+        position += len(piece)
+    moved[len(document.text)] = position
+    pages = tuple(moved[p] for p in document.pages)
+    return replace(document, text="".join(pieces), title=title, pages=pages)
 
 
 def _clean_lines(text: str) -> str:

@@ -81,6 +81,24 @@ def test_an_added_article_is_a_new_segment_and_the_old_ones_are_not_copied(tmp_p
     new.close()
 
 
+def test_a_version_opened_without_warm_up_still_reads_after_later_writes_prune_it(tmp_path, fake_embedder):
+    """A reader that opened a version and never warmed it up (the command line's `ask`, a script)
+    reads its rows and BM25 postings on first use; two later full builds prune that version and
+    delete its segment's files in the meantime. What the process opened stays readable."""
+    backend = folder_backend(tmp_path, keep_previous=1)
+    sync_index(backend, fake_embedder, documents=[_article(i) for i in range(30)])
+    [segment] = _segment_names(backend)
+    old = backend.open(embedding=embedding_info(fake_embedder))  # not warmed up: nothing lazy read yet
+    for _ in range(2):
+        sync_index(backend, fake_embedder, documents=[_article(i) for i in range(30)], full=True)
+    assert not (tmp_path / "segments" / segment).exists()  # its files are gone from the disk
+
+    found = old.search("token7 vaccine", fake_embedder.encode(["token7 vaccine"])[0], 3)
+    assert found and found[0].document_id == "a007"
+    assert old.document("a007").text == _article(7).text and old.stats().documents == 30
+    old.close()
+
+
 def test_a_delete_or_replace_marks_the_old_article_and_it_is_gone_everywhere(tmp_path, fake_embedder):
     backend = folder_backend(tmp_path)
     sync_index(backend, fake_embedder, documents=[_article(i) for i in range(20)])

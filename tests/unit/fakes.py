@@ -54,6 +54,9 @@ class FakeCalibration:
     def probability(self, candidate: SpanCandidate) -> float:
         return candidate.probability
 
+    def rank_score(self, candidate: SpanCandidate) -> float:  # no ranking: the order of `probability`
+        return candidate.probability
+
 
 class FakeReader:
     """Returns fixed candidates (in the order given) and records what it was asked."""

@@ -166,6 +166,16 @@ def test_pdf_pages_are_joined_and_each_offset_knows_its_page(tmp_path):
     assert doc.page_at(len(doc.text) - 1) == 2
 
 
+def test_pdf_pages_still_start_where_they_did_once_mojibake_is_repaired(tmp_path):
+    """Repairing "Â£" to "£" on page one shortens it: page two's start moves with it."""
+    (tmp_path / "budget.pdf").write_bytes(make_pdf([["The council approved Â£12m and Â£3m more."], PAGE_TWO]))
+    [doc] = load_articles([tmp_path])
+    first, second = doc.text.split("\n\n")
+    assert first == "The council approved £12m and £3m more." and second == "\n".join(PAGE_TWO)
+    assert doc.pages == (0, len(first) + 2)
+    assert doc.page_at(doc.text.index("£3m")) == 1 and doc.page_at(doc.text.index("Work on")) == 2
+
+
 def test_pdf_without_metadata_takes_its_first_line_as_title(tmp_path):
     (tmp_path / "notes.pdf").write_bytes(make_pdf([PAGE_TWO]))
     [doc] = load_articles([tmp_path])

@@ -117,3 +117,15 @@ def test_importing_ingestion_loads_no_parser_library():
 
     code = "import qa.ingestion, sys; assert not {'trafilatura','pypdf','feedparser','lxml'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mojibake_is_repaired_as_articles_are_read_and_real_accents_are_kept(tmp_path):
+    """UTF-8 once decoded as Latin-1 ("Â£197bn", "â€™"), as in the BBC archive, is stored repaired,
+    in the text and in a derived title; accented words are left as they are."""
+    record = {"id": "b1", "text": "Deficit hits Â£197bn\nThe chancellorâ€™s figure of Â£197bn surprised the cafÃ©."}
+    (tmp_path / "news.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (tmp_path / "note.txt").write_text("Menu\nThe café served a naïve crème brûlée for £4.", encoding="utf-8")
+    docs = {d.id: d for d in load_articles([tmp_path])}
+    assert docs["b1"].title == "Deficit hits £197bn"
+    assert docs["b1"].text == "Deficit hits £197bn\nThe chancellor’s figure of £197bn surprised the café."
+    assert docs["note"].text == "Menu\nThe café served a naïve crème brûlée for £4."

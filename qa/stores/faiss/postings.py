@@ -35,17 +35,44 @@ POSTINGS_DIR = "postings"
 _MAX_TF = np.iinfo(np.uint16).max
 
 
-class Postings:
-    """One segment's postings, memory-mapped (read-only)."""
+class PostingsFiles:
+    """A segment's postings files, opened (not read): the arrays memory-mapped and the small
+    files held open. A process that opened a version can then read its postings later even
+    when later writes have pruned the version and unlinked the files (on POSIX an open file
+    keeps its data until it is closed); opening costs no read of the data."""
 
     def __init__(self, folder: Path) -> None:
-        terms = json.loads((folder / "vocabulary.json").read_text())
-        self.terms = terms
-        self.vocabulary = {term: i for i, term in enumerate(terms)}
         self.indptr = np.load(folder / "indptr.npy", mmap_mode="r")
         self.chunks = np.load(folder / "chunks.npy", mmap_mode="r")
         self.tf = np.load(folder / "tf.npy", mmap_mode="r")
-        self.lengths = np.load(folder / "lengths.npy")
+        self.vocabulary_file = open(folder / "vocabulary.json", "rb")  # noqa: SIM115 (read at `Postings`)
+        try:
+            self.lengths_file = open(folder / "lengths.npy", "rb")  # noqa: SIM115
+        except BaseException:
+            self.vocabulary_file.close()
+            raise
+
+    def close(self) -> None:
+        self.vocabulary_file.close()
+        self.lengths_file.close()
+
+
+class Postings:
+    """One segment's postings, memory-mapped (read-only)."""
+
+    def __init__(self, files: PostingsFiles | Path) -> None:
+        if isinstance(files, Path):
+            files = PostingsFiles(files)
+        try:
+            files.vocabulary_file.seek(0)
+            terms = json.loads(files.vocabulary_file.read())
+            files.lengths_file.seek(0)
+            self.lengths = np.load(files.lengths_file)
+        finally:
+            files.close()
+        self.terms = terms
+        self.vocabulary = {term: i for i, term in enumerate(terms)}
+        self.indptr, self.chunks, self.tf = files.indptr, files.chunks, files.tf
 
     def term(self, token: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(chunk positions, term frequencies) of `token` in this segment, None when absent."""

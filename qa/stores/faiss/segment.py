@@ -27,7 +27,7 @@ import numpy as np
 
 from qa.stores.faiss.build import build_faiss, faiss_kind, ivf_nprobe
 from qa.stores.faiss.layout import SEGMENTS_DIR, _fsync, file_checksum
-from qa.stores.faiss.postings import POSTINGS_DIR, Postings, write_postings
+from qa.stores.faiss.postings import POSTINGS_DIR, Postings, PostingsFiles, write_postings
 
 SEGMENT_FILE = "segment.json"
 DOCUMENTS_FILE = "documents.sqlite3"
@@ -105,6 +105,9 @@ class Segment:
         # stays readable (unlinked, not truncated) while a process still maps it.
         try:
             self.faiss_index = faiss.read_index(str(folder / VECTORS_FILE), faiss.IO_FLAG_MMAP_IFC)
+            # Opened now and read on first use, like the SQLite file: what this process opened
+            # stays readable after later writes prune the version (see `PostingsFiles`).
+            self._postings_files: PostingsFiles | None = PostingsFiles(folder / POSTINGS_DIR)
         except BaseException:
             self.db.close()
             raise
@@ -117,7 +120,8 @@ class Segment:
             raise AttributeError(name)
         with self._lock:
             if name == "postings" and name not in self.__dict__:
-                self.postings = Postings(self.folder / POSTINGS_DIR)
+                self.postings = Postings(self._postings_files or PostingsFiles(self.folder / POSTINGS_DIR))
+                self._postings_files = None  # `Postings` closed the small files once read
             elif name not in self.__dict__:
                 self._read_rows()
         return self.__dict__[name]
@@ -137,6 +141,9 @@ class Segment:
 
     def close(self) -> None:
         self.db.close()
+        if self._postings_files is not None:
+            self._postings_files.close()
+            self._postings_files = None
 
 
 def new_database(path: Path) -> sqlite3.Connection:
