@@ -242,7 +242,7 @@ class Calibration:
                            "refit it with `python scripts/calibrate_reader.py`")
         if "weights" not in data:  # the first format: three fixed features
             data["weights"] = {"margin": data["w_margin"], "span_score": data["w_span"], "retrieval": data["w_retrieval"]}
-        ranking = (data.get("ranking") or {}).get("weights", {})
+        ranking = (data.get("ranking") or {}).get("weights") or {}
         unknown = (set(data["weights"]) | set(ranking)) - set(FEATURES)
         if unknown:
             raise ValueError(f"{path}: unknown calibration features {sorted(unknown)}; known: {sorted(FEATURES)}")

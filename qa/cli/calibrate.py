@@ -206,14 +206,16 @@ def fit_ranking(questions, names: tuple[str, ...], l2: float = RANKING_L2) -> di
     groups = [((features - mean) / scale, right) for features, right in groups]
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        # -log(mass on the right ones) = logsumexp(all scores) - logsumexp(right scores); its gradient
+        # is features' (softmax over all - softmax over the right ones)
         total, gradient = l2 * len(groups) * float(w @ w), 2 * l2 * len(groups) * w
         for features, right in groups:
             scores = features @ w
             p = np.exp(scores - scores.max())
-            p /= p.sum()
-            on_right = float(p @ right)
-            total -= np.log(on_right + 1e-12)
-            gradient -= features.T @ (p * right / (on_right + 1e-12) - p)
+            on_right = np.where(right > 0, scores, -np.inf)
+            q = np.exp(on_right - on_right.max())  # shifted by the right ones' own best: never all 0
+            total += np.log(p.sum()) + scores.max() - np.log(q.sum()) - on_right.max()
+            gradient += features.T @ (p / p.sum() - q / q.sum())
         return total, gradient
 
     weights = minimize(loss, np.zeros(len(names)), jac=True, method="L-BFGS-B").x / scale
@@ -271,7 +273,8 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
     """What `calibration.json` holds: the fitted weights, the threshold, and how both were made."""
     ranking = {"ranking": {"weights": calibration.ranking,
                            "fitted": "over each question's candidates together (conditional logit); the "
-                                     "calibration above is fitted on the answer it puts first"}} if calibration.ranking else {}
+                                     "calibration above is fitted on the candidates it puts first "
+                                     "(candidates_per_question)"}} if calibration.ranking else {}
     return {
         "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"], **ranking,
         "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]

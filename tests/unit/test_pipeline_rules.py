@@ -59,6 +59,22 @@ def test_answers_from_several_articles_are_ordered_by_score(tiny_index):
     assert result.several_articles and not result.no_answer
 
 
+def test_a_ranking_chooses_the_first_answer_and_no_answer_below_is_shown_likelier(tiny_index):
+    """With a calibration that has a ranking, candidates are ordered by it, not by their probability,
+    and an answer ranked lower shows at most the probability of the one above it."""
+    from dataclasses import replace as with_fields
+
+    from qa.reader import Calibration
+
+    sure_shape = with_fields(span(NEW, "Anna Berg", 0.0, span_score=1.0), type_fit=1.0)  # margin 1: p 0.7311
+    larger = with_fields(span(OLD, "Tom Hale", 0.0, span_score=2.0), type_fit=0.0)  # margin 2: p 0.8808
+    reader = FakeReader([larger, sure_shape], threshold=0.5)
+    reader.calibration = Calibration({"margin": 1.0}, threshold=0.5, ranking={"type_fit": 3.0, "margin": 1.0})
+    result = Assistant(tiny_index, reader).ask("Who is the head coach?")
+    assert shown(result) == [("Anna Berg", "coach-2024", 0.7311, True), ("Tom Hale", "coach-2023", 0.7311, True)]
+    assert reader.calibration.probability(larger) == pytest.approx(0.8808, abs=1e-4)  # capped, not recomputed
+
+
 def test_scores_are_rounded_to_four_digits(tiny_index):
     result, _ = ask(tiny_index, [span(NEW, "Anna Berg", 0.123456)], threshold=0.1)
     assert result.answers[0].score == 0.1235

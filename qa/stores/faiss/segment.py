@@ -120,8 +120,9 @@ class Segment:
             raise AttributeError(name)
         with self._lock:
             if name == "postings" and name not in self.__dict__:
-                self.postings = Postings(self._postings_files or PostingsFiles(self.folder / POSTINGS_DIR))
-                self._postings_files = None  # `Postings` closed the small files once read
+                # `Postings` closes the small files, read or not: a failed read is retried from the folder
+                files, self._postings_files = self._postings_files, None
+                self.postings = Postings(files or PostingsFiles(self.folder / POSTINGS_DIR))
             elif name not in self.__dict__:
                 self._read_rows()
         return self.__dict__[name]
