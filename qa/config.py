@@ -29,6 +29,10 @@ DEFAULT_FIRST_READ_ENOUGH = 0.5
 # next chunk): what `newsqa build`, the evaluation and the calibration index with.
 DEFAULT_CHUNK_WORDS = 100
 DEFAULT_OVERLAP_SENTENCES = 1
+# The reader's windows: tokens per window (question and passage) and the tokens two windows of one
+# long passage share. The reader was trained on 192-token windows (docs/training.md).
+DEFAULT_READER_WINDOW = 192
+DEFAULT_READER_STRIDE = 64
 FEEDBACK_FILE = "feedback.sqlite3"  # the feedback database's name in the index folder, by default
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import DEFAULT_READER_DIR
+from qa.config import DEFAULT_READER_DIR, DEFAULT_READER_STRIDE, DEFAULT_READER_WINDOW
 from qa.embedding import file_sha256
 from qa.evidence import with_evidence
 from qa.spans import clean_edges
@@ -291,8 +291,8 @@ class _OnnxRunner:
 class ExtractiveReader:
     """Span extraction over retrieved passages. Load once; `read` is thread-safe."""
 
-    def __init__(self, model_dir: str | Path = DEFAULT_READER_DIR, backend: str = "auto", max_length: int = 192,
-                 stride: int = 64, max_answer_tokens: int = 30, spans_per_window: int = 8,
+    def __init__(self, model_dir: str | Path = DEFAULT_READER_DIR, backend: str = "auto",
+                 max_length: int = DEFAULT_READER_WINDOW, stride: int = DEFAULT_READER_STRIDE, max_answer_tokens: int = 30, spans_per_window: int = 8,
                  threads: int | None = None) -> None:
         from transformers import AutoTokenizer
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cli.common import chunking_options, described, reading_options
+from qa.cli.common import chunking_options, described, reader_window, reading_options
 from qa.config import PROJECT_ROOT, Settings
 from qa.evaluation import CALIBRATION_SPLIT_DEFAULTS, CORRECT_F1, SQUAD_TRAIN
 from qa.evaluation import risk_coverage as coverage_curve
@@ -136,7 +136,8 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     index = NewsIndex.build(indexed, embedder, max_words=args.max_words, overlap_sentences=args.overlap_sentences,
                             progress=True)
     embedder.save()
-    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend)
+    reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, max_length=args.window,
+                              stride=args.stride)
     assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
                                         first_read=args.first_read, first_read_enough=args.first_read_enough)
     dump.parent.mkdir(parents=True, exist_ok=True)
@@ -286,6 +287,7 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "candidates_per_question": args.candidates_per_question,
         "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},
+        "reader_window": [args.window, args.stride],
         "chosen_by": f"accuracy >= {args.target_accuracy}%" if args.choose == "accuracy" else args.choose,
         "at_threshold": chosen,
         "date": time.strftime("%Y-%m-%d"),
@@ -318,7 +320,9 @@ def fit_and_write(args: argparse.Namespace, questions, grid: np.ndarray, dump: P
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     settings = Settings()
-    args = parser(settings, prog).parse_args(argv)
+    options = parser(settings, prog)
+    args = options.parse_args(argv)
+    reader_window(options, args)  # checks --window and --stride before anything is asked
     logging.basicConfig(level=logging.WARNING)
 
     dump = args.from_dump or Path("runs/calibration") / f"{args.file.stem}{'-crowd' if args.crowd else ''}.jsonl"

@@ -39,6 +39,8 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
     """The reader and how many passages it reads (evaluate and calibrate ask as the server does)."""
     from pathlib import Path
 
+    from qa.config import DEFAULT_READER_STRIDE, DEFAULT_READER_WINDOW
+
     parser.add_argument("--reader-model", type=Path, default=settings.reader_model)
     parser.add_argument("--reader-backend", choices=["auto", "onnx", "torch"], default=settings.reader_backend)
     parser.add_argument("--passages", type=int, default=settings.passages_to_read, help="passages read per question")
@@ -46,6 +48,19 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
                         help="passages read first, the rest only when no answer among them is likely enough; 0: all")
     parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
                         help="the reader's answer probability among the first passages that spares the rest")
+    parser.add_argument("--window", type=int, default=DEFAULT_READER_WINDOW, metavar="96..512", help="tokens per reader window, question included (an ablation knob: "
+                                                "the server reads as the default does)")
+    parser.add_argument("--stride", type=int, default=DEFAULT_READER_STRIDE,
+                        help="tokens two windows of one long passage share (under half the window)")
+
+
+def reader_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """`ExtractiveReader`'s window arguments from --window and --stride, checked."""
+    if not 96 <= args.window <= 512:  # the question needs room, and the model has 512 positions
+        parser.error(f"--window must be from 96 to 512 tokens, not {args.window}")
+    if not 0 <= args.stride < args.window // 2:
+        parser.error(f"--stride must be at least 0 and under half of --window ({args.window // 2})")
+    return {"max_length": args.window, "stride": args.stride}
 
 
 def chunking_options(parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,7 @@ import random
 import time
 from pathlib import Path
 
-from qa.cli.common import chunking_options, described, reading_options, log_at, store_option
+from qa.cli.common import chunking_options, described, log_at, reader_window, reading_options, store_option
 from qa.config import PROJECT_ROOT, Settings
 from qa.embedding import Embedder
 from qa.evaluation import (
@@ -174,6 +174,7 @@ def provenance(args: argparse.Namespace, reader, started: float) -> dict:
         "reader_model": str(args.reader_model) if reader else None,
         "reader_weights_sha256": reader.weights_sha256 if reader else None,
         "file": args.file.name, "reader_backend": reader.backend if reader else None,
+        "reader_window": [reader.max_length, reader.stride] if reader else None,
         "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
@@ -205,7 +206,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     started = time.time()
     reader = None
     if args.mode != "retrieval":
-        reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads)
+        reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads,
+                                  **reader_window(options, args))
     if args.mode == "reader":
         report = evaluate_reader(reader, examples, args.threshold)
     else:

@@ -89,3 +89,15 @@ def test_unseen_by_calibration_refuses_a_file_the_calibration_never_saw(capsys):
         evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "pipeline", "--unseen-by-calibration"])
     assert stopped.value.code == 2
     assert "was not fitted on tiny-squad.json" in capsys.readouterr().err
+
+
+def test_the_reader_window_is_an_option_checked_and_recorded(tmp_path, capsys):
+    out = tmp_path / "wide.json"
+    assert evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "reader", "--window", "256", "--stride", "96",
+                          "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["reader_window"] == [256, 96]
+    for bad, message in ((["--window", "64"], "--window must be from 96 to 512"),
+                         (["--window", "192", "--stride", "96"], "--stride must be at least 0 and under half")):
+        with pytest.raises(SystemExit):
+            evaluate.main([str(FIXTURES / "tiny-squad.json"), "--mode", "reader", *bad])
+        assert message in capsys.readouterr().err
