@@ -129,3 +129,14 @@ def test_mojibake_is_repaired_as_articles_are_read_and_real_accents_are_kept(tmp
     assert docs["b1"].title == "Deficit hits £197bn"
     assert docs["b1"].text == "Deficit hits £197bn\nThe chancellor’s figure of £197bn surprised the café."
     assert docs["note"].text == "Menu\nThe café served a naïve crème brûlée for £4."
+
+
+def test_a_title_cut_from_a_long_first_line_is_cut_in_the_repaired_text(tmp_path):
+    """The title derived from a record's first line is its first 120 characters: with mojibake at
+    the cut, the repaired title is still 120 characters and ends on a whole pound sign."""
+    first_line = "x" * 118 + "Â£5m budget approved by the council"
+    (tmp_path / "long.jsonl").write_text(json.dumps({"id": "l1", "text": first_line + "\nBody."}) + "\n",
+                                         encoding="utf-8")
+    [doc] = load_articles([tmp_path])
+    assert doc.title == "x" * 118 + "£5"
+    assert doc.text == "x" * 118 + "£5m budget approved by the council\nBody."
