@@ -235,10 +235,13 @@ class Assistant:
         chance that the answer shown first is right. An answer ranked below another is never shown
         as likelier than it: its probability is capped at the one above."""
         calibration = self.reader.calibration
-        scored = sorted(((c, calibration.probability(c), calibration.rank_score(c)) for c in candidates),
-                        key=lambda item: -item[2])
+        scored = [(c, calibration.probability(c)) for c in candidates]
+        if calibration.ranking:
+            scored.sort(key=lambda cp: -calibration.rank_score(cp[0]))
+        else:  # the ranking's default is the probability's order: no features computed twice
+            scored.sort(key=lambda cp: -cp[1])
         kept: list[tuple[SpanCandidate, float]] = []
-        for candidate, probability, _ in scored:
+        for candidate, probability in scored:
             if not any(_same_answer(candidate, other) for other, _ in kept):
                 kept.append((candidate, min(probability, kept[-1][1]) if kept else probability))
         return kept

@@ -196,6 +196,11 @@ FEATURES = {
 }
 
 
+def _weighted_sum(weights: dict[str, float], candidate: SpanCandidate) -> float:
+    """The sum of the named features (`FEATURES`) of `candidate`, each times its weight."""
+    return sum(w * FEATURES[name](candidate) for name, w in weights.items())
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Logistic map from reader (and retriever) evidence to P(answer is correct).
@@ -215,19 +220,14 @@ class Calibration:
     # (`newsqa calibrate --ranking`); empty, candidates are ordered by `probability`.
     ranking: dict[str, float] = field(default_factory=dict)
 
-    def _logit(self, candidate: SpanCandidate) -> float:
-        return self.bias + sum(w * FEATURES[name](candidate) for name, w in self.weights.items())
-
     def probability(self, candidate: SpanCandidate) -> float:
-        z = self._logit(candidate)
+        z = self.bias + _weighted_sum(self.weights, candidate)
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     def rank_score(self, candidate: SpanCandidate) -> float:
         """What a question's candidates are ordered by: the ranking's score, or the calibrated
         log odds when there is no ranking (then the order of `probability`)."""
-        if not self.ranking:
-            return self._logit(candidate)
-        return sum(w * FEATURES[name](candidate) for name, w in self.ranking.items())
+        return _weighted_sum(self.ranking, candidate) if self.ranking else self.bias + _weighted_sum(self.weights, candidate)
 
     @classmethod
     def load(cls, model_dir: Path, weights: str | None = None) -> Calibration:
@@ -292,8 +292,8 @@ class ExtractiveReader:
     """Span extraction over retrieved passages. Load once; `read` is thread-safe."""
 
     def __init__(self, model_dir: str | Path = DEFAULT_READER_DIR, backend: str = "auto",
-                 max_length: int = DEFAULT_READER_WINDOW, stride: int = DEFAULT_READER_STRIDE, max_answer_tokens: int = 30, spans_per_window: int = 8,
-                 threads: int | None = None) -> None:
+                 max_length: int = DEFAULT_READER_WINDOW, stride: int = DEFAULT_READER_STRIDE,
+                 max_answer_tokens: int = 30, spans_per_window: int = 8, threads: int | None = None) -> None:
         from transformers import AutoTokenizer
 
         self.model_dir = Path(model_dir)

@@ -48,8 +48,9 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
                         help="passages read first, the rest only when no answer among them is likely enough; 0: all")
     parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
                         help="the reader's answer probability among the first passages that spares the rest")
-    parser.add_argument("--window", type=int, default=DEFAULT_READER_WINDOW, metavar="96..512", help="tokens per reader window, question included (an ablation knob: "
-                                                "the server reads as the default does)")
+    parser.add_argument("--window", type=int, default=DEFAULT_READER_WINDOW, metavar="96..512",
+                        help="tokens per reader window, question included (an ablation knob: the server reads "
+                             "as the default does)")
     parser.add_argument("--stride", type=int, default=DEFAULT_READER_STRIDE,
                         help="tokens two windows of one long passage share (under half the window)")
 

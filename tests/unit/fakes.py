@@ -50,11 +50,9 @@ class FakeCalibration:
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
+        self.ranking: dict[str, float] = {}  # none: candidates are ordered by `probability`
 
     def probability(self, candidate: SpanCandidate) -> float:
-        return candidate.probability
-
-    def rank_score(self, candidate: SpanCandidate) -> float:  # no ranking: the order of `probability`
         return candidate.probability
 
 
