@@ -119,12 +119,13 @@ def repair_encoding(document: Document) -> Document:
     recomputed, each page repaired on its own, so citations still name the right page."""
     from ftfy import fix_encoding
 
-    title = fix_encoding(document.title) if document.title else document.title
-    raw_first_line = document.text.strip().split("\n", 1)[0]
-    if document.title and raw_first_line.startswith(document.title):  # derived from the text: derive it again,
-        # so that a title cut at a length is cut in the repaired text (never inside a mojibake sequence)
+    title, raw_first_line = document.title, document.text.strip().split("\n", 1)[0]
+    if title and raw_first_line.startswith(title):  # derived from the text: derive it again, so that a
+        # title cut at a length is cut in the repaired text (never inside a mojibake sequence)
         first_line = fix_encoding(raw_first_line)
-        title = first_line if document.title == raw_first_line else first_line[: len(document.title)]
+        title = first_line if title == raw_first_line else first_line[: len(title)]
+    elif title:
+        title = fix_encoding(title)
     if not document.pages:
         text = fix_encoding(document.text)
         return document if (text, title) == (document.text, document.title) else replace(

@@ -54,7 +54,7 @@ class FaissStore:
             raise AttributeError(name)
         with self._db_lock:
             if "bm25" not in self.__dict__:
-                self._load_arrays(self._deleted_array)
+                self._load_arrays()
         return self.__dict__[name]
 
     def warm_up(self) -> None:
@@ -65,7 +65,7 @@ class FaissStore:
             raise IndexLoadError(f"index version {self.version} could not be read ({type(err).__name__}); "
                                  f"rebuild it with `newsqa build --full`") from None
 
-    def _load_arrays(self, deleted: np.ndarray) -> None:
+    def _load_arrays(self) -> None:
         """Per chunk position: id, its article's row and whether it is live; per article row:
         id, date as an int, section and source codes (for filters) and whether it is live; the
         BM25 over the live chunks. `bm25` is set last: its presence says the arrays are read."""
@@ -75,7 +75,7 @@ class FaissStore:
         rows = [row for s in self.segments for row in s.doc_rows]
         doc_ordinals = np.array([row[0] for row in rows], dtype=np.int64)
         self.doc_ids = [row[1] for row in rows]
-        self.doc_live = ~np.isin(doc_ordinals, deleted)
+        self.doc_live = ~np.isin(doc_ordinals, self._deleted_array)
         chunk_doc, first = [], 0
         for segment in self.segments:  # an article's chunks are in its own segment
             chunk_doc.append(np.searchsorted(segment.doc_ordinals, segment.chunk_ordinals) + first)

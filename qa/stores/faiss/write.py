@@ -44,13 +44,7 @@ def stage_version(index_dir: Path, staging: Path, base: dict | None, changes: Ch
     dimension = (settings.get("embedding_model") or {}).get("dimension")
     if dimension is None:
         raise ValueError("a write needs the embedding model's dimension in ChangeSet.settings")
-    if base is None:
-        entries, deleted, next_chunk, next_ordinal = [], np.zeros(0, np.int64), 0, 0
-    else:
-        entries = [dict(e) for e in base["segments"]]
-        deleted = np.load(index_dir / base["version"] / DELETED_FILE)
-        next_chunk, next_ordinal = base["next_chunk_id"], base["next_ordinal"]
-
+    entries, deleted, next_chunk, next_ordinal = _base_state(index_dir, base)
     gone = [*changes.deletes, *(u.document.id for u in changes.upserts)] if base is not None else []
     deleted, removed_chunks = _mark_deleted(segments_dir, entries, deleted, gone)
     watch.lap("sqlite")
@@ -96,6 +90,15 @@ def stage_version(index_dir: Path, staging: Path, base: dict | None, changes: Ch
     return manifest
 
 
+def _base_state(index_dir: Path, base: dict | None) -> tuple[list[dict], np.ndarray, int, int]:
+    """What a write starts from: the base version's segment entries (copies, to be updated), its
+    deleted ordinals, and the next free chunk id and ordinal; nothing for a full write."""
+    if base is None:
+        return [], np.zeros(0, np.int64), 0, 0
+    deleted = np.load(index_dir / base["version"] / DELETED_FILE)
+    return [dict(e) for e in base["segments"]], deleted, base["next_chunk_id"], base["next_ordinal"]
+
+
 def _mark_deleted(segments_dir: Path, entries: list[dict], deleted: np.ndarray,
                   document_ids: list[str]) -> tuple[np.ndarray, int]:
     """Mark these articles deleted wherever a listed segment holds them live; updates the
@@ -108,9 +111,7 @@ def _mark_deleted(segments_dir: Path, entries: list[dict], deleted: np.ndarray,
     for entry in entries:
         db = read_only(segments_dir / entry["name"] / DOCUMENTS_FILE)
         try:
-            for start in range(0, len(document_ids), 500):
-                batch = document_ids[start:start + 500]
-                marks = ",".join("?" * len(batch))
+            for batch, marks in _in_batches(document_ids):
                 ordinals = [r[0] for r in db.execute(f"SELECT ordinal FROM documents WHERE id IN ({marks})", batch)
                             if r[0] not in already]
                 if not ordinals:
@@ -125,6 +126,13 @@ def _mark_deleted(segments_dir: Path, entries: list[dict], deleted: np.ndarray,
         finally:
             db.close()
     return np.union1d(deleted, np.array(added, dtype=np.int64)), removed_chunks
+
+
+def _in_batches(values: list, size: int = 500):
+    """`values` in slices within SQLite's limit on parameters, each with its "?,?,..." placeholders."""
+    for start in range(0, len(values), size):
+        batch = values[start:start + size]
+        yield batch, ",".join("?" * len(batch))
 
 
 def _to_merge(entries: list[dict], adding: bool) -> list[dict]:
@@ -151,9 +159,7 @@ def _still_listed(segments_dir: Path, entries: list[dict], deleted: np.ndarray) 
             continue
         db = read_only(segments_dir / entry["name"] / DOCUMENTS_FILE)
         try:
-            for start in range(0, len(wanted), 500):
-                batch = wanted[start:start + 500]
-                marks = ",".join("?" * len(batch))
+            for batch, marks in _in_batches(wanted):
                 keep += [r[0] for r in db.execute(f"SELECT ordinal FROM documents WHERE ordinal IN ({marks})", batch)]
         finally:
             db.close()
@@ -178,30 +184,15 @@ def _write_segment(segments_dir: Path, name: str, merged: list[dict], deleted: n
         for entry in merged:
             source = Segment(segments_dir / entry["name"], entry)
             try:
-                db.execute("COMMIT")  # a database is attached and detached outside a transaction
-                db.execute("ATTACH DATABASE ? AS source", (str(source.folder / DOCUMENTS_FILE),))
-                db.execute("BEGIN")
-                db.execute("INSERT INTO documents SELECT * FROM source.documents "
-                           "WHERE ordinal NOT IN (SELECT ordinal FROM gone)")
-                db.execute("INSERT INTO chunks SELECT * FROM source.chunks "
-                           "WHERE ordinal NOT IN (SELECT ordinal FROM gone)")
-                db.execute("COMMIT")
-                db.execute("DETACH DATABASE source")
-                db.execute("BEGIN")
-                live = ~np.isin(source.chunk_ordinals, deleted)
-                piece_ids = source.chunk_ids[live]
-                ids.append(piece_ids)
-                vectors.append(np.vstack([source.faiss_index.reconstruct_batch(piece_ids[i:i + 65_536])
-                                          for i in range(0, len(piece_ids), 65_536)]) if len(piece_ids)
-                               else np.zeros((0, dimension), np.float32))
-                terms, term_ids, positions, tf = source.postings.coo()
-                keep = live[positions]
-                new_position = np.cumsum(live) - 1 + first  # a live chunk's place in the concatenation
-                postings.append((terms, term_ids[keep], new_position[positions[keep]], tf[keep]))
-                lengths.append(source.postings.lengths[live])
-                first += len(piece_ids)
+                piece_ids, piece_vectors, piece_postings, piece_lengths = _copy_live(db, source, deleted, first,
+                                                                                     dimension)
             finally:
                 source.close()
+            ids.append(piece_ids)
+            vectors.append(piece_vectors)
+            postings.append(piece_postings)
+            lengths.append(piece_lengths)
+            first += len(piece_ids)
         upserted_ids, upserted_vectors, inputs = _insert_documents(db, changes, next_chunk, next_ordinal)
         db.execute("COMMIT")
         documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
@@ -235,6 +226,29 @@ def _write_segment(segments_dir: Path, name: str, merged: list[dict], deleted: n
     created.append(name)
     _fsync(segments_dir)
     return {**info, "checksum": checksum, "live_documents": documents, "live_chunks": len(all_ids)}
+
+
+def _copy_live(db: sqlite3.Connection, source: Segment, deleted: np.ndarray, first: int, dimension: int):
+    """Copy the live articles of segment `source` into the new segment's database `db` (inside
+    its open transaction, which is committed and begun again around the attach); returns their
+    chunk ids, vectors, BM25 postings (positions from `first` on, in the concatenated chunk
+    order) and token counts."""
+    db.execute("COMMIT")  # a database is attached and detached outside a transaction
+    db.execute("ATTACH DATABASE ? AS source", (str(source.folder / DOCUMENTS_FILE),))
+    db.execute("BEGIN")
+    db.execute("INSERT INTO documents SELECT * FROM source.documents WHERE ordinal NOT IN (SELECT ordinal FROM gone)")
+    db.execute("INSERT INTO chunks SELECT * FROM source.chunks WHERE ordinal NOT IN (SELECT ordinal FROM gone)")
+    db.execute("COMMIT")
+    db.execute("DETACH DATABASE source")
+    db.execute("BEGIN")
+    live = ~np.isin(source.chunk_ordinals, deleted)
+    ids = source.chunk_ids[live]
+    vectors = np.vstack([source.faiss_index.reconstruct_batch(ids[i:i + 65_536]) for i in range(0, len(ids), 65_536)]
+                        ) if len(ids) else np.zeros((0, dimension), np.float32)
+    terms, term_ids, positions, tf = source.postings.coo()
+    keep = live[positions]
+    new_position = np.cumsum(live) - 1 + first  # a live chunk's place in the concatenation
+    return ids, vectors, (terms, term_ids[keep], new_position[positions[keep]], tf[keep]), source.postings.lengths[live]
 
 
 def _insert_documents(db: sqlite3.Connection, changes: ChangeSet, next_chunk: int,
