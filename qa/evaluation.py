@@ -161,6 +161,21 @@ def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.
     return curve
 
 
+def operating_points(tops: list[tuple[float, float]], coverage: float = 70.0, accuracy: float = 90.0) -> dict:
+    """Two points read off the risk-coverage curve of `tops` (as for `risk_coverage`): the share of
+    answers that are right when the `coverage` % most confident questions are answered, and the
+    largest share of questions that can be answered with `accuracy` % of the answers right."""
+    ordered = [f1 >= CORRECT_F1 for _, f1 in sorted(tops, key=lambda t: -t[0])]
+    if not ordered:
+        return {f"right_at_{coverage:g}_answered": None, f"answered_at_{accuracy:g}_right": None}
+    right = np.cumsum(ordered) / np.arange(1, len(ordered) + 1)
+    answered = max(int(np.ceil(len(ordered) * coverage / 100)), 1)
+    meeting = np.nonzero(right >= accuracy / 100)[0]
+    return {f"right_at_{coverage:g}_answered": round(100 * float(right[answered - 1]), 2),
+            f"answered_at_{accuracy:g}_right": round(100 * (int(meeting[-1]) + 1) / len(ordered), 2)
+            if len(meeting) else 0.0}
+
+
 def reliability(tops: list[tuple[float, float]], bins: int = 10) -> dict:
     """The reliability diagram of the top answers' scores, and the expected calibration error.
 

@@ -4,6 +4,7 @@ asked of a crowded archive.
     newsqa calibrate                              # TyDi QA English (never trained on), crowded
     newsqa calibrate --from-dump runs/calibration/tydiqa-en-train-crowd.jsonl     # refit only
     newsqa calibrate --report-only --from-dump runs/eval/squad-dev-crowd.jsonl    # curve only
+    newsqa calibrate --from-dump D --extra-dump E --cross-validate 5             # held-out folds only
 
 Why crowded: confidence must mean the same in an archive of 5,000 articles as in one
 of 50. The held-out file's articles are split in two seeded halves; the first half is
@@ -25,7 +26,9 @@ best F1 with abstention (an answer scores its F1; abstaining scores 1 on an
 unanswerable question, 0 on an answerable one); with `--choose accuracy`, the lowest
 threshold whose answers are right at least `--target-accuracy` % of the time; with
 `--choose even-odds`, 0.5 (the shipped choice: confident when more likely right than
-wrong). `--extra-dump` adds the dumps of `newsqa evaluate --mode pipeline --dump` (the
+wrong). `--cross-validate K` fits on K-1 folds of the calibration questions (an article's
+questions always in one fold) and reports each dump's held-out answers, for choosing features
+and fit without touching any report set; it writes nothing. `--extra-dump` adds the dumps of `newsqa evaluate --mode pipeline --dump` (the
 news question set's calibration half) to the fit. Writes
 `calibration.json` into the reader directory and the curve to
 `docs/eval/risk-coverage-<file>.json`.
@@ -88,6 +91,9 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
                              "calibration half of the news question set asked of the crowded archive")
     parser.add_argument("--report-only", action="store_true",
                         help="print the risk-coverage curve of the current calibration on --from-dump; write nothing")
+    parser.add_argument("--cross-validate", type=int, default=0, metavar="K",
+                        help="report K-fold cross-validated results of this fit (folds by article, per dump) "
+                             "instead of writing a calibration")
     parser.add_argument("--seed", type=int, default=CALIBRATION_SPLIT_DEFAULTS["seed"])
     return parser
 
@@ -158,6 +164,32 @@ def _candidate(row: dict) -> SpanCandidate:
         dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]),
         articles=row.get("articles", 1), other_probability=row.get("other_probability", 0.0),
         type_fit=row.get("type_fit", 0.5), words=row.get("words", len(row["text"].split())))
+
+
+def dump_groups(path: Path) -> list[tuple[str, str]]:
+    """Per question of a dump: the article it asks about (its own id when no article answers it)
+    and its text, lowercased: cross-validation keeps questions that share either in one fold."""
+    return [(record.get("gold_document") or record["id"], " ".join(record["question"].lower().split()))
+            for record in map(json.loads, path.open(encoding="utf-8"))]
+
+
+def folds_of(groups: list[tuple[str, str]]) -> list[int]:
+    """A fold group per question: questions about one article, or with one text, are linked, and
+    linked questions share a group (the news set asks one question of several articles, and a
+    question asked of two archives gives the same candidates twice: apart, a flexible fit would
+    score a question it was fitted on)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes: dict[str, int] = {}
+    for article, text in groups:
+        nodes.setdefault("article:" + article, len(nodes))
+        nodes.setdefault("text:" + text, len(nodes))
+    rows = [nodes["article:" + article] for article, _ in groups]
+    cols = [nodes["text:" + text] for _, text in groups]
+    graph = coo_matrix((np.ones(len(groups)), (rows, cols)), shape=(len(nodes), len(nodes)))
+    _, component = connected_components(graph, directed=False)
+    return [int(component[row]) for row in rows]
 
 
 def load_dump(path: Path) -> list[tuple[bool, list[tuple[SpanCandidate, float]]]]:
@@ -259,6 +291,42 @@ def choose_threshold(curve: list[dict], target: float) -> dict:
                                           key=lambda p: p["accuracy"])
 
 
+def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str], names: tuple[str, ...],
+                   per_question: int, ranking: bool = False, folds: int = 5, seed: int = 0, threshold: float = EVEN_ODDS) -> dict:
+    """Every question's top answer as scored by a calibration fitted without its article's questions
+    (nor any question of the same text: `folds_of`).
+
+    The fit is exactly `fit_and_write`'s (`fit`, after `fit_ranking` when `ranking`); scikit-learn's
+    `GroupKFold` makes the folds. Reported per source (dump) and over all: the calibration error,
+    the share answered and right at `threshold`, top-1 F1 always answering, and two points of the
+    risk-coverage curve."""
+    from sklearn.model_selection import GroupKFold
+
+    from qa.evaluation import operating_points, reliability
+
+    held_out: list[tuple[float, float]] = [(0.0, 0.0)] * len(questions)
+    splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(np.zeros((len(questions), 1)), groups=folds_of(groups)):
+        fitted = [questions[i] for i in train]
+        order = fit_ranking(fitted, names) if ranking else None
+        calibration = fit(fitted, names, per_question, order)
+        for i, top in zip(test, tops(calibration, [questions[i] for i in test])):
+            held_out[i] = top
+    report = {}
+    for source in [*dict.fromkeys(sources), "all"]:
+        rows = [top for top, s in zip(held_out, sources) if source in ("all", s)]
+        given = [f1 for p, f1 in rows if p >= threshold]
+        report[source] = {
+            "questions": len(rows),
+            "expected_calibration_error": reliability(rows)["expected_calibration_error"],
+            "answered": round(100 * len(given) / len(rows), 2),
+            "right": round(100 * sum(f1 >= CORRECT_F1 for f1 in given) / len(given), 2) if given else None,
+            "top1_f1": round(100 * sum(f1 for _, f1 in rows) / len(rows), 2),
+            **operating_points(rows)}
+    return {"features": list(names), "candidates_per_question": per_question, "ranking": ranking,
+            "folds": folds, "threshold": threshold, "held_out": report}
+
+
 def print_current(args: argparse.Namespace, questions, grid: np.ndarray) -> int:
     """--report-only: the curve of the reader's current calibration on the dump."""
     calibration = Calibration.load(args.reader_model)
@@ -328,12 +396,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     dump = args.from_dump or Path("runs/calibration") / f"{args.file.stem}{'-crowd' if args.crowd else ''}.jsonl"
     if args.from_dump is None:
         collect(args, settings, dump)
-    questions = load_dump(dump)
-    if crowd_dump(dump).exists() and not args.report_only:
-        questions += load_dump(crowd_dump(dump))
-    for extra in args.extra_dump:
-        questions += load_dump(extra)
+    paths = [dump] + ([crowd_dump(dump)] if crowd_dump(dump).exists() and not args.report_only else [])
+    paths += args.extra_dump
+    questions, groups, sources = [], [], []
+    for path in paths:
+        loaded = load_dump(path)
+        questions += loaded
+        groups += dump_groups(path)
+        sources += [path.name] * len(loaded)
     grid = np.round(np.linspace(0.02, 0.98, 49), 3)
     if args.report_only:
         return print_current(args, questions, grid)
+    if args.cross_validate:
+        print(json.dumps(cross_validate(questions, groups, sources, tuple(args.features), args.candidates_per_question,
+                                        args.ranking, args.cross_validate, args.seed), indent=1))
+        return 0
     return fit_and_write(args, questions, grid, dump)

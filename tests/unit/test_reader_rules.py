@@ -253,3 +253,53 @@ def test_the_ranking_fit_learns_which_candidate_of_a_question_is_right():
     right_first, wrong_first = questions[1][1][1][0], questions[0][1][0][0]
     assert calibrated.probability(right_first) > 0.9
     assert calibrated.probability(wrong_first) < 0.2
+
+
+def test_operating_points_are_read_off_the_ranked_answers():
+    from qa.evaluation import operating_points
+
+    tops = [(0.9, 1.0), (0.8, 0.6), (0.7, 0.0), (0.6, 1.0), (0.1, 0.0)]  # F1 0.6 counts as right
+    # 70% answered is the best 4 (3 of them right); 90% right holds up to the best 2 of 5.
+    assert operating_points(tops) == {"right_at_70_answered": 75.0, "answered_at_90_right": 40.0}
+    assert operating_points([(0.9, 0.0)])["answered_at_90_right"] == 0.0
+
+
+def test_cross_validation_scores_each_question_once_by_a_fit_that_never_saw_its_article(monkeypatch):
+    """Right exactly when the margin is positive, in 60 articles of 10 questions each: every
+    question is held out once, by a fit on other articles only, and the held-out answers reflect
+    what the fit learned (almost all confident answers right, about half the questions answered)."""
+    from qa.cli import calibrate
+
+    rng = random.Random(5)
+    questions, groups, sources = [], [], []
+    for article in range(60):
+        for _ in range(10):
+            margin = rng.uniform(-4, 4)
+            questions.append((False, [(_typed(margin, 0.5), float(margin > 0))]))
+            groups.append((f"article-{article}", f"question {len(questions)}"))
+            sources.append("news.jsonl" if article % 2 else "squad.jsonl")
+    seen: list[set[str]] = []
+    real_fit = calibrate.fit
+
+    def recording_fit(fitted, *args, **kwargs):
+        seen.append({groups[questions.index(q)][0] for q in fitted})
+        return real_fit(fitted, *args, **kwargs)
+
+    monkeypatch.setattr(calibrate, "fit", recording_fit)
+    report = calibrate.cross_validate(questions, groups, sources, ("margin",), per_question=1, folds=5)
+    assert len(seen) == 5 and all(len(trained) == 48 for trained in seen)  # 12 articles held out each time
+    articles = {article for article, _ in groups}
+    assert set.union(*[articles - trained for trained in seen]) == articles  # each held out once
+    held_out = report["held_out"]
+    assert [held_out[s]["questions"] for s in ("news.jsonl", "squad.jsonl", "all")] == [300, 300, 600]
+    assert held_out["all"]["right"] >= 95.0 and 40.0 <= held_out["all"]["answered"] <= 60.0
+    assert held_out["all"]["answered_at_90_right"] >= 45.0
+
+
+def test_questions_about_one_article_or_with_one_text_share_a_fold_group():
+    from qa.cli.calibrate import folds_of
+
+    groups = [("a", "who won?"), ("b", "who won?"), ("b", "when?"), ("c", "where?"), ("d", "why?"), ("d", "how?")]
+    folds = folds_of(groups)
+    assert folds[0] == folds[1] == folds[2]  # a and b are linked by the same question
+    assert len({folds[0], folds[3], folds[4]}) == 3 and folds[4] == folds[5]
