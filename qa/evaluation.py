@@ -254,6 +254,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
     has_impossible = any(e.is_impossible for e in examples)
     dump_file = open(dump, "w", encoding="utf-8") if dump else None
     tops: list[tuple[float, float]] = []  # per question: calibrated probability and F1 of the best candidate
+    below: list[tuple[float, float]] = []  # the same of the second and third candidates (`Assistant.rank`)
     for example in tqdm(examples, desc="pipeline", unit="q", mininterval=5):
         result = assistant.ask(example.question, top_k=3)
         latencies.append(result.took_ms)
@@ -261,6 +262,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
         truths = () if example.is_impossible else example.accepted
         best = result.candidates[0] if result.candidates else None
         tops.append((best[1] if best else 0.0, best_over_truths(f1_score, best[0].text, truths) if best else 0.0))
+        below += [(p, best_over_truths(f1_score, c.text, truths)) for c, p in result.candidates[1:3]]
         top = result.answers[0].text if result.answers and not result.no_answer else ""
         if dump_file:
             dump_file.write(json.dumps({
@@ -280,6 +282,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             # questions whose articles disagree: another article's answer counts as right too
             **({"questions_with_disagreeing_articles": disagreeing} if disagreeing else {}),
             "threshold": assistant.threshold, "risk_coverage": risk_coverage(tops), **reliability(tops),
+            "alternatives_calibration_error": reliability(below)["expected_calibration_error"],
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1),
             "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,

@@ -21,6 +21,10 @@ from qa.types import Answer, Filters, Passage, Support
 
 LOG = logging.getLogger(__name__)
 GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
+# Below a confident answer, a less likely one is shown too when it has at least this chance: articles
+# that disagree are seen, not hidden behind the first answer (chosen on the calibration questions:
+# docs/evaluation.md, "Answers below the first").
+ALTERNATIVE_FLOOR = 0.2
 CONTEXT_MARGIN = 800  # characters around an answer searched for its sentence
 
 
@@ -139,16 +143,29 @@ def _support(index: NewsIndex, candidate: SpanCandidate) -> Support:
 
 
 def newest_first(answers: list[Answer]) -> list[Answer]:
-    """Answers from several articles as a news reader wants to compare them: dated ones newest
-    first (ties keep their order: a reversed sort is stable too), then the undated in their order."""
-    dated = sorted((a for a in answers if a.published), key=lambda a: a.published[:19], reverse=True)
-    return dated + [a for a in answers if not a.published]
+    """Answers from several articles as a news reader wants to compare them: the confident ones, then
+    the less likely ones, each group with its dated answers newest first (ties keep their order: a
+    reversed sort is stable too) and then the undated in their order."""
+    ordered = []
+    for group in ([a for a in answers if a.confident], [a for a in answers if not a.confident]):
+        ordered += sorted((a for a in group if a.published), key=lambda a: a.published[:19], reverse=True)
+        ordered += [a for a in group if not a.published]
+    return ordered
 
 
 def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
-    if a.normalized and a.normalized == b.normalized:
+    """One answer told twice: the same normalized text, one text's words inside the other's ("12" and
+    "12 people", "Britain" and "the United States, Britain and France"), or overlapping spans of
+    one article."""
+    if a.normalized and b.normalized and _words_within(a.normalized, b.normalized):
         return True
     return a.document_id == b.document_id and a.start < b.end and b.start < a.end
+
+
+def _words_within(a: str, b: str) -> bool:
+    """Whether the shorter of two normalized texts is a run of whole words of the longer."""
+    short, long = sorted((a, b), key=len)
+    return f" {short} " in f" {long} "
 
 
 class Assistant:
@@ -228,12 +245,14 @@ class Assistant:
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped
-        when a better one has the same normalized text or overlaps it in the same article.
+        when a better one tells the same answer (`_same_answer`: the same words, words within its
+        words, or an overlapping span of the same article).
 
         "Best" is the calibration's ranking (`Calibration.rank_score`: fitted to put a right answer
-        first, over each question's candidates together), and the probability is the calibrated
-        chance that the answer shown first is right. An answer ranked below another is never shown
-        as likelier than it: its probability is capped at the one above."""
+        first, over each question's candidates together, or the probability's order). The first
+        answer's probability is the calibrated chance that the answer shown first is right; each
+        answer below it has its own (`Calibration.alternative_probability`), and is never shown as
+        likelier than the one above it: its probability is capped there."""
         calibration = self.reader.calibration
         scored = [(c, calibration.probability(c)) for c in candidates]
         if calibration.ranking:
@@ -242,20 +261,23 @@ class Assistant:
             scored.sort(key=lambda cp: -cp[1])
         kept: list[tuple[SpanCandidate, float]] = []
         for candidate, probability in scored:
-            if not any(_same_answer(candidate, other) for other, _ in kept):
-                kept.append((candidate, min(probability, kept[-1][1]) if kept else probability))
+            if any(_same_answer(candidate, other) for other, _ in kept):
+                continue
+            if kept:
+                probability = min(calibration.alternative_probability(candidate, kept[0][1]), kept[-1][1])
+            kept.append((candidate, probability))
         return kept
 
     def select(self, kept: list[tuple[SpanCandidate, float]], confident: bool, top_k: int,
                min_score: float) -> list[tuple[SpanCandidate, float]]:
-        """The ranked candidates shown: at most `top_k`, none under `min_score` or `GUESS_FLOOR`,
-        and when the best is `confident`, only the ones at or above the threshold."""
+        """The ranked candidates shown: at most `top_k`, none under `min_score`. When the best is
+        `confident`, the confident answers and then the less likely ones of at least
+        `ALTERNATIVE_FLOOR` (marked not confident); otherwise the best guesses of at least `GUESS_FLOOR`."""
+        floor = min(ALTERNATIVE_FLOOR, self.threshold) if confident else GUESS_FLOOR
         chosen: list[tuple[SpanCandidate, float]] = []
-        for candidate, probability in kept:
-            if len(chosen) >= top_k or probability < max(min_score, GUESS_FLOOR):
+        for candidate, probability in kept:  # probabilities never rise down the list
+            if len(chosen) >= top_k or probability < max(min_score, floor):
                 break
-            if confident and probability < self.threshold:
-                break  # confident answers are never padded with guesses
             chosen.append((candidate, probability))
         return chosen
 

@@ -201,6 +201,15 @@ def _weighted_sum(weights: dict[str, float], candidate: SpanCandidate) -> float:
     return sum(w * FEATURES[name](candidate) for name, w in weights.items())
 
 
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Logistic map from reader (and retriever) evidence to P(answer is correct).
@@ -219,10 +228,24 @@ class Calibration:
     # Which candidate is shown first: a linear score fitted over each question's candidates together
     # (`newsqa calibrate --ranking`); empty, candidates are ordered by `probability`.
     ranking: dict[str, float] = field(default_factory=dict)
+    # The chance that an answer ranked *below* the first is right: `probability` is fitted on the
+    # answers shown first and overstates the others (a second answer is seldom right when the first
+    # is). Fitted by `newsqa calibrate` on the answers ranked second and third, on the same features
+    # and the first answer's log odds (`alternatives_first`). Empty: the others take `probability`.
+    alternatives: dict[str, float] = field(default_factory=dict)
+    alternatives_bias: float = 0.0
+    alternatives_first: float = 0.0
 
     def probability(self, candidate: SpanCandidate) -> float:
-        z = self.bias + _weighted_sum(self.weights, candidate)
-        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        """P(right) of `candidate` as the answer shown first."""
+        return _sigmoid(self.bias + _weighted_sum(self.weights, candidate))
+
+    def alternative_probability(self, candidate: SpanCandidate, first: float) -> float:
+        """P(right) of `candidate` shown below a first answer whose probability is `first`."""
+        if not self.alternatives:
+            return self.probability(candidate)
+        return _sigmoid(self.alternatives_bias + self.alternatives_first * _log_odds(first)
+                        + _weighted_sum(self.alternatives, candidate))
 
     def rank_score(self, candidate: SpanCandidate) -> float:
         """What a question's candidates are ordered by: the ranking's score, or the calibrated
@@ -243,11 +266,14 @@ class Calibration:
         if "weights" not in data:  # the first format: three fixed features
             data["weights"] = {"margin": data["w_margin"], "span_score": data["w_span"], "retrieval": data["w_retrieval"]}
         ranking = (data.get("ranking") or {}).get("weights") or {}
-        unknown = (set(data["weights"]) | set(ranking)) - set(FEATURES)
+        alternatives = data.get("alternatives") or {}
+        unknown = (set(data["weights"]) | set(ranking) | set(alternatives.get("weights") or {})) - set(FEATURES)
         if unknown:
             raise ValueError(f"{path}: unknown calibration features {sorted(unknown)}; known: {sorted(FEATURES)}")
         return cls({k: float(v) for k, v in data["weights"].items()}, float(data["bias"]), float(data["threshold"]),
-                   {k: float(v) for k, v in ranking.items()})
+                   {k: float(v) for k, v in ranking.items()},
+                   {k: float(v) for k, v in (alternatives.get("weights") or {}).items()},
+                   float(alternatives.get("bias", 0.0)), float(alternatives.get("first_log_odds", 0.0)))
 
 
 class _TorchRunner:

@@ -73,6 +73,8 @@ def print_answers(result) -> None:
         print("The articles differ: each answer with its article, newest first where dated.")
     answers = newest_first(result.answers) if result.several_articles else result.answers
     for rank, answer in enumerate(answers, 1):
+        if not result.no_answer and not answer.confident and (rank == 1 or answers[rank - 2].confident):
+            print("Less likely, but also found in the archive:")
         hedge = "" if answer.confident else ", not confident"
         print(f"{rank}. {answer.text}  [{answer.score:.0%}{hedge}]")
         meta = "".join(f", {value}" for value in (answer.source, answer.published, answer.section) if value)

@@ -41,6 +41,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ from qa.cli.common import chunking_options, described, reader_window, reading_op
 from qa.config import PROJECT_ROOT, Settings
 from qa.evaluation import CALIBRATION_SPLIT_DEFAULTS, CORRECT_F1, SQUAD_TRAIN
 from qa.evaluation import risk_coverage as coverage_curve
-from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, weights_sha256
+from qa.reader import CALIBRATION_FILE, FEATURES, Calibration, SpanCandidate, _log_odds, weights_sha256
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
@@ -57,6 +58,7 @@ DEFAULT_FEATURES = ("log_answer_probability", "margin", "dense_score")
 CANDIDATES_PER_QUESTION = 5
 RANKING_L2 = 0.01  # per question, on standardized features: --ranking's penalty
 EVEN_ODDS = 0.5  # --choose even-odds: confident when more likely right than wrong (the grid holds 0.5)
+ALTERNATIVES_FITTED = 2  # the alternatives' calibration is fitted on the candidates ranked second and third
 
 
 def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentParser:
@@ -208,6 +210,44 @@ def tops(calibration: Calibration, questions) -> list[tuple[float, float]]:
     return [(calibration.probability(first[0]), first[1]) if first else (0.0, 0.0) for first in firsts]
 
 
+def shown(calibration: Calibration, scored: list[tuple[SpanCandidate, float]],
+          count: int = 3) -> list[tuple[float, float]]:
+    """The probability and F1 of a question's best `count` candidates, as `Assistant.rank` gives them:
+    in the calibration's order, the first by `probability`, the others by `alternative_probability`,
+    each capped at the one above (a dump holds each answer once already)."""
+    ranked = sorted(scored, key=lambda cf: -calibration.rank_score(cf[0]))[:count]
+    result: list[tuple[float, float]] = []
+    for candidate, f1 in ranked:
+        probability = (min(calibration.alternative_probability(candidate, result[0][0]), result[-1][0]) if result
+                       else calibration.probability(candidate))
+        result.append((probability, f1))
+    return result
+
+
+def fit_alternatives(questions, calibration: Calibration) -> Calibration:
+    """`calibration` with its alternatives fitted: a logistic regression of "right" on the features of
+    the candidates ranked second and third (`ALTERNATIVES_FITTED`) and the first answer's log odds
+    (unchanged when those candidates are all right or all wrong)."""
+    from sklearn.linear_model import LogisticRegression
+
+    names = tuple(calibration.weights)
+    rows, labels = [], []
+    for _, scored in questions:
+        ranked = sorted(scored, key=lambda cf: -calibration.rank_score(cf[0]))
+        if len(ranked) < 2:
+            continue
+        first = _log_odds(calibration.probability(ranked[0][0]))
+        for candidate, f1 in ranked[1:1 + ALTERNATIVES_FITTED]:
+            rows.append([FEATURES[name](candidate) for name in names] + [first])
+            labels.append(int(f1 >= CORRECT_F1))
+    if len(set(labels)) < 2:  # nothing to learn (one candidate per question, or all alike): as before
+        return calibration
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(rows), np.array(labels))
+    *weights, first_weight = (round(float(w), 5) for w in model.coef_[0])
+    return replace(calibration, alternatives=dict(zip(names, weights)),
+                   alternatives_bias=round(float(model.intercept_[0]), 5), alternatives_first=first_weight)
+
+
 def risk_coverage(calibration: Calibration, questions, grid: np.ndarray) -> list[dict]:
     """For each threshold: share of questions answered, and how often the top answer given is right."""
     return coverage_curve(tops(calibration, questions), [round(float(t), 3) for t in grid], digits=2)
@@ -304,17 +344,18 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
 
     from qa.evaluation import operating_points, reliability
 
-    held_out: list[tuple[float, float]] = [(0.0, 0.0)] * len(questions)
+    held_out: list[list[tuple[float, float]]] = [[] for _ in questions]
     splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros((len(questions), 1)), groups=folds_of(groups)):
         fitted = [questions[i] for i in train]
         order = fit_ranking(fitted, names) if ranking else None
-        calibration = fit(fitted, names, per_question, order)
-        for i, top in zip(test, tops(calibration, [questions[i] for i in test])):
-            held_out[i] = top
+        calibration = fit_alternatives(fitted, fit(fitted, names, per_question, order))
+        for i in test:
+            held_out[i] = shown(calibration, questions[i][1])
     report = {}
     for source in [*dict.fromkeys(sources), "all"]:
-        rows = [top for top, s in zip(held_out, sources) if source in ("all", s)]
+        lists = [answers for answers, s in zip(held_out, sources) if source in ("all", s)]
+        rows = [answers[0] if answers else (0.0, 0.0) for answers in lists]
         given = [f1 for p, f1 in rows if p >= threshold]
         report[source] = {
             "questions": len(rows),
@@ -322,9 +363,30 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
             "answered": round(100 * len(given) / len(rows), 2),
             "right": round(100 * sum(f1 >= CORRECT_F1 for f1 in given) / len(given), 2) if given else None,
             "top1_f1": round(100 * sum(f1 for _, f1 in rows) / len(rows), 2),
-            **operating_points(rows)}
+            **operating_points(rows),
+            # The answers below the first: how well their own scores hold, and what a person is shown.
+            "alternatives_calibration_error": reliability([a for answers in lists for a in answers[1:]])[
+                "expected_calibration_error"],
+            **shown_summary([answers for answers, s, (unanswerable, _) in zip(held_out, sources, questions)
+                             if source in ("all", s) and not unanswerable], threshold)}
     return {"features": list(names), "candidates_per_question": per_question, "ranking": ranking,
             "folds": folds, "threshold": threshold, "held_out": report}
+
+
+def shown_summary(lists: list[list[tuple[float, float]]], threshold: float) -> dict:
+    """What the pipeline's `select` would show of each (answerable) question's ranked (probability, F1)
+    answers (`shown`): how many answers, and how often a right one is among them."""
+    from qa.pipeline import ALTERNATIVE_FLOOR, GUESS_FLOOR
+
+    counts, hits = [], []
+    for answers in lists:
+        confident = bool(answers) and answers[0][0] >= threshold
+        floor = min(ALTERNATIVE_FLOOR, threshold) if confident else GUESS_FLOOR
+        chosen = [f1 for p, f1 in answers if p >= floor]
+        counts.append(len(chosen))
+        hits.append(any(f1 >= CORRECT_F1 for f1 in chosen))
+    return {"answers_shown_mean": round(float(np.mean(counts)), 2) if counts else None,
+            "right_among_shown": round(100 * float(np.mean(hits)), 2) if hits else None}
 
 
 def print_current(args: argparse.Namespace, questions, grid: np.ndarray) -> int:
@@ -346,6 +408,10 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
                                      "(candidates_per_question)"}} if calibration.ranking else {}
     return {
         "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"], **ranking,
+        "alternatives": {"weights": calibration.alternatives, "bias": calibration.alternatives_bias,
+                         "first_log_odds": calibration.alternatives_first,
+                         "fitted": "on the candidates ranked second and third, with the first answer's log odds: "
+                                   "P(right) of an answer shown below the first"},
         "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
                                          if crowd_dump(dump).exists() else []) + [p.name for p in args.extra_dump],
         "crowded": args.crowd, "passages_read": args.passages,
@@ -367,7 +433,8 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
 def fit_and_write(args: argparse.Namespace, questions, grid: np.ndarray, dump: Path) -> int:
     """Fit, choose the threshold on the curve, write calibration.json and the curve."""
     ranking = fit_ranking(questions, tuple(args.features)) if args.ranking else None
-    calibration = fit(questions, tuple(args.features), args.candidates_per_question, ranking)
+    calibration = fit_alternatives(questions, fit(questions, tuple(args.features), args.candidates_per_question,
+                                                  ranking))
     curve = risk_coverage(calibration, questions, grid)
     for point in curve:
         point["f1_with_abstention"] = round(utility(calibration, questions, point["threshold"]), 2)

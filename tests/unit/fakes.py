@@ -55,6 +55,9 @@ class FakeCalibration:
     def probability(self, candidate: SpanCandidate) -> float:
         return candidate.probability
 
+    def alternative_probability(self, candidate: SpanCandidate, first: float) -> float:
+        return candidate.probability  # as `Calibration` without alternatives
+
 
 class FakeReader:
     """Returns fixed candidates (in the order given) and records what it was asked."""

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from qa.config import Settings
-from qa.pipeline import GUESS_FLOOR, NO_MATCH, Assistant, DeadlineExceeded
+from qa.pipeline import ALTERNATIVE_FLOOR, GUESS_FLOOR, NO_MATCH, Assistant, DeadlineExceeded
 from qa.stores.base import IndexLoadError
 from qa.types import Filters
 from tests.unit.conftest import BUDGET, HARBOUR, NEW, OLD, REPORT
@@ -43,6 +43,18 @@ def test_answers_with_no_normalized_text_are_told_apart_by_offsets_only(tiny_ind
     # "The" normalizes to "" (SQuAD drops articles): equal empty texts do not merge them, overlap does.
     result, _ = ask(tiny_index, [span(NEW, "The", 0.7), span(BUDGET, "The", 0.6), span(BUDGET, "The council", 0.55)])
     assert shown(result) == [("The", "coach-2024", 0.7, True), ("The", "budget", 0.6, True)]
+
+
+def test_an_answer_whose_words_lie_within_a_better_one_is_the_same_answer(tiny_index):
+    """"Tom Hale" below "Tom Hale was appointed" tells the same answer again, from any article."""
+    from qa.pipeline import _words_within
+
+    candidates = [span(NEW, "Anna Berg", 0.9), span(OLD, "Tom Hale was appointed", 0.8), span(NEW, "Tom Hale", 0.7),
+                  span(BUDGET, "nine to eight", 0.6)]
+    result, _ = ask(tiny_index, candidates)
+    assert [a.text for a in result.answers] == ["Anna Berg", "Tom Hale was appointed", "nine to eight"]
+    assert _words_within("12", "12 people") and _words_within("12 people", "12")  # either way round
+    assert not _words_within("1", "12 people") and not _words_within("hal", "tom hale")  # whole words only
 
 
 def test_answers_differing_only_in_case_and_punctuation_are_one(tiny_index):
@@ -112,10 +124,48 @@ def test_min_score_also_cuts_hedged_guesses(tiny_index):
 
 
 # -- the no-answer threshold ---------------------------------------------------------------------
-def test_an_answer_at_the_threshold_is_confident_and_not_padded_with_guesses(tiny_index):
+def test_an_answer_at_the_threshold_is_confident_and_a_less_likely_one_is_shown_not_confident(tiny_index):
     result, _ = ask(tiny_index, [span(NEW, "Anna Berg", 0.5), span(OLD, "Tom Hale", 0.45)], threshold=0.5)
-    assert shown(result) == [("Anna Berg", "coach-2024", 0.5, True)]
-    assert not result.no_answer
+    assert shown(result) == [("Anna Berg", "coach-2024", 0.5, True), ("Tom Hale", "coach-2023", 0.45, False)]
+    assert not result.no_answer and result.several_articles  # the other article's answer is not hidden
+
+
+def test_below_a_confident_answer_only_alternatives_of_at_least_the_floor_are_shown(tiny_index):
+    assert ALTERNATIVE_FLOOR == 0.2
+    candidates = [span(NEW, "Anna Berg", 0.8), span(OLD, "Tom Hale", 0.2), span(BUDGET, "Tuesday", 0.1999)]
+    result, _ = ask(tiny_index, candidates)
+    assert shown(result) == [("Anna Berg", "coach-2024", 0.8, True), ("Tom Hale", "coach-2023", 0.2, False)]
+    result, _ = ask(tiny_index, candidates, min_score=0.5)  # min_score cuts the alternatives too
+    assert shown(result) == [("Anna Berg", "coach-2024", 0.8, True)]
+    # A threshold under the floor: every confident answer is shown, and nothing under it.
+    result, _ = ask(tiny_index, [span(NEW, "Anna Berg", 0.3), span(OLD, "Tom Hale", 0.15), span(BUDGET, "Tuesday", 0.05)],
+                    threshold=0.1)
+    assert shown(result) == [("Anna Berg", "coach-2024", 0.3, True), ("Tom Hale", "coach-2023", 0.15, True)]
+
+
+def test_answers_below_the_first_take_the_alternatives_calibration_capped_at_the_one_above(tiny_index):
+    """The first answer's probability comes from the calibration's weights; the others' from its
+    alternatives (their own features and the first answer's log odds), never above the one before."""
+    import math
+
+    from qa.reader import Calibration
+
+    first, second, third = (span(doc, text, 0.0, span_score=score) for doc, text, score in
+                            ((NEW, "Anna Berg", 2.0), (OLD, "Tom Hale", 1.5), (BUDGET, "Tuesday", 1.0)))
+    reader = FakeReader([third, first, second], threshold=0.5)
+    reader.calibration = Calibration({"margin": 1.0}, threshold=0.5, alternatives={"margin": 2.0},
+                                     alternatives_bias=-1.0, alternatives_first=-0.5)
+    result = Assistant(tiny_index, reader).ask("Who is the head coach?")
+    p_first = 1 / (1 + math.exp(-2.0))  # 0.8808
+    p_second = 1 / (1 + math.exp(-(-1.0 - 0.5 * math.log(p_first / (1 - p_first)) + 2.0 * 1.5)))  # 0.7311
+    p_third = 1 / (1 + math.exp(-(-1.0 - 0.5 * 2.0 + 2.0 * 1.0)))  # 0.5
+    assert [c.text for c, _ in result.candidates] == ["Anna Berg", "Tom Hale", "Tuesday"]
+    assert [p for _, p in result.candidates] == pytest.approx([p_first, p_second, p_third])
+    assert reader.calibration.probability(second) == pytest.approx(0.8176, abs=1e-4)  # as a first answer
+    capped = Calibration({"margin": 1.0}, alternatives={"margin": 5.0})  # would show the second as likelier
+    reader.calibration = capped
+    result = Assistant(tiny_index, reader).ask("Who is the head coach?")
+    assert result.candidates[1][1] == pytest.approx(p_first)  # capped at the first
 
 
 def test_below_the_threshold_the_best_guesses_come_back_hedged(tiny_index):
@@ -299,3 +349,9 @@ def test_disagreeing_articles_are_flagged_and_shown_newest_first(tiny_index):
     assert [a.document_id for a in result.answers] == ["coach-2023", "budget", "coach-2024", "report"]  # by score
     # Dated newest first (2024-06-01, "2024-01", 2023-06-02), then the undated one.
     assert [a.document_id for a in newest_first(result.answers)] == ["coach-2024", "report", "coach-2023", "budget"]
+    # The confident ones first, then the less likely ones, each newest first.
+    candidates = [span(OLD, "Tom Hale", 0.9), span(BUDGET, "nine to eight", 0.8), span(NEW, "Anna Berg", 0.3),
+                  span(REPORT, "Clara Voss", 0.25)]
+    result, _ = ask(tiny_index, candidates, top_k=4)
+    assert [a.confident for a in result.answers] == [True, True, False, False]
+    assert [a.document_id for a in newest_first(result.answers)] == ["coach-2023", "budget", "coach-2024", "report"]

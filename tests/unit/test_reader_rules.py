@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -303,3 +304,34 @@ def test_questions_about_one_article_or_with_one_text_share_a_fold_group():
     folds = folds_of(groups)
     assert folds[0] == folds[1] == folds[2]  # a and b are linked by the same question
     assert len({folds[0], folds[3], folds[4]}) == 3 and folds[4] == folds[5]
+
+
+def test_the_alternatives_are_fitted_on_the_answers_below_the_first_and_saved(tmp_path):
+    """The second and third candidates are right when their dense score is high, whatever their margin:
+    the alternatives' fit learns that, the first answer's calibration is untouched, and
+    `calibration.json` carries them."""
+    from qa.cli.calibrate import fit, fit_alternatives, shown
+
+    rng = random.Random(11)
+    questions = []
+    for _ in range(400):
+        first = _typed(rng.uniform(1, 4), 0.5, dense=0.5)
+        others = [_typed(rng.uniform(-2, 1), 0.5, dense=rng.choice([0.1, 0.9])) for _ in range(2)]
+        questions.append((False, [(first, float(rng.random() < 0.7))]
+                          + [(c, float(c.dense_score > 0.5)) for c in others]))
+    base = fit(questions, ("margin", "dense_score"), per_question=1)
+    calibration = fit_alternatives(questions, base)
+    assert (calibration.weights, calibration.bias) == (base.weights, base.bias)
+    assert calibration.alternatives["dense_score"] > 2.0
+    high, low = _typed(0.0, 0.5, dense=0.9), _typed(0.0, 0.5, dense=0.1)
+    assert calibration.alternative_probability(high, 0.7) > 0.8 > 0.2 > calibration.alternative_probability(low, 0.7)
+    for _, scored in questions[:50]:
+        probabilities = [p for p, _ in shown(calibration, scored)]
+        assert probabilities == sorted(probabilities, reverse=True)  # never likelier than the one above
+        first = max(scored, key=lambda cf: calibration.rank_score(cf[0]))[0]
+        assert probabilities[0] == calibration.probability(first)  # the first is scored as a first answer
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps({
+        "weights": calibration.weights, "bias": calibration.bias, "threshold": 0.5,
+        "alternatives": {"weights": calibration.alternatives, "bias": calibration.alternatives_bias,
+                         "first_log_odds": calibration.alternatives_first}}))
+    assert Calibration.load(tmp_path, weights="any") == replace(calibration, threshold=0.5)

@@ -73,7 +73,10 @@ def _answer_question(services: Services, index, context: dict, q: str, filters_i
     context["several_articles"] = result.several_articles
     context["result"] = result
     shown = newest_first(result.answers) if result.several_articles else result.answers
-    context["answers"] = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in shown]
+    pairs = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in shown]
+    # Below a confident answer, the less likely ones are a list of their own; without one, all are guesses.
+    context["answers"] = pairs if result.no_answer else [p for p in pairs if p[0].confident]
+    context["alternatives"] = [] if result.no_answer else [p for p in pairs if not p[0].confident]
     return 200
 
 
@@ -83,7 +86,7 @@ def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
          top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 3,
          min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0, recent: bool = False):
     context: dict = {"question": q or "", "top_k": top_k, "min_score": min_score, "result": None, "error": None,
-                     "answers": [], "several_articles": False, "recent": recent}
+                     "answers": [], "alternatives": [], "several_articles": False, "recent": recent}
     status = 200
     index = services.live_index.get()
     filters_in, filter_error = page_filters(request)

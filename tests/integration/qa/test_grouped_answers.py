@@ -78,3 +78,31 @@ def test_the_page_and_the_command_line_show_the_reports_newest_first(story_assis
     out = capsys.readouterr().out
     assert "The articles differ" in out and "2 articles agree" in out
     assert out.index("storm-later") < out.index("2024-03-0")  # the newest report first
+
+
+def test_with_the_shipped_threshold_the_later_toll_is_shown_below_the_confident_answer(
+        embedder, reader, tmp_path_factory, services, capsys):
+    """The disagreement is not hidden behind a confident first answer: "12" (two reports) is confident,
+    the later report's "15" comes after it as a less likely answer with its own score, and "12 people"
+    (the same answer in more words) is not shown a second time."""
+    folder = tmp_path_factory.mktemp("story-shipped")
+    NewsIndex.build(STORY, embedder, index_dir=folder)
+    live = LiveIndex(folder, embedder)
+    live.load()
+    assistant = Assistant(live, reader)  # the shipped threshold
+    result = assistant.ask(QUESTION, top_k=3)
+    first, *rest = result.answers
+    assert re.sub(r"\D", "", first.text) == "12" and first.confident and first.agreeing_articles == 2
+    fifteen = next(a for a in rest if "15" in a.text)
+    assert not fifteen.confident and 0.2 <= fifteen.score < first.score and fifteen.document_id == "storm-later"
+    assert [re.sub(r"\D", "", a.text) for a in result.answers].count("12") == 1
+    app = create_app(services=dataclasses.replace(services, assistant=assistant, live_index=live))
+    with TestClient(app) as client:
+        body = client.post("/ask", json={"question": QUESTION}).json()
+        page = client.get("/", params={"q": QUESTION}).text
+    assert body["no_answer"] is False and [a["confident"] for a in body["answers"]][:2] == [True, False]
+    assert "Less likely, but also found in the archive:" in page
+    assert page.index("<mark>15</mark>") > page.index('id="alternatives"') > page.index("2 articles agree")
+    print_answers(result)
+    out = capsys.readouterr().out
+    assert out.index("Less likely") < out.index("15  [") and "not confident" in out
