@@ -232,7 +232,7 @@ def test_a_ranking_orders_by_its_own_weights_and_leaves_the_probability_alone():
 def test_the_ranking_fit_learns_which_candidate_of_a_question_is_right():
     """Per question, the right candidate has the answer shape the question asks for, but a wrong one
     has the larger margin: the ranking must learn to put the shape first."""
-    from qa.cli.calibrate import fit, fit_ranking
+    from qa.fitting import fit, fit_ranking
 
     rng = random.Random(3)
     questions = []
@@ -269,7 +269,7 @@ def test_cross_validation_scores_each_question_once_by_a_fit_that_never_saw_its_
     """Right exactly when the margin is positive, in 60 articles of 10 questions each: every
     question is held out once, by a fit on other articles only, and the held-out answers reflect
     what the fit learned (almost all confident answers right, about half the questions answered)."""
-    from qa.cli import calibrate
+    from qa import fitting
 
     rng = random.Random(5)
     questions, groups, sources = [], [], []
@@ -280,14 +280,14 @@ def test_cross_validation_scores_each_question_once_by_a_fit_that_never_saw_its_
             groups.append((f"article-{article}", f"question {len(questions)}"))
             sources.append("news.jsonl" if article % 2 else "squad.jsonl")
     seen: list[set[str]] = []
-    real_fit = calibrate.fit
+    real_fit = fitting.fit
 
     def recording_fit(fitted, *args, **kwargs):
         seen.append({groups[questions.index(q)][0] for q in fitted})
         return real_fit(fitted, *args, **kwargs)
 
-    monkeypatch.setattr(calibrate, "fit", recording_fit)
-    report = calibrate.cross_validate(questions, groups, sources, ("margin",), per_question=1, folds=5)
+    monkeypatch.setattr(fitting, "fit", recording_fit)
+    report = fitting.cross_validate(questions, groups, sources, ("margin",), per_question=1, folds=5)
     assert len(seen) == 5 and all(len(trained) == 48 for trained in seen)  # 12 articles held out each time
     articles = {article for article, _ in groups}
     assert set.union(*[articles - trained for trained in seen]) == articles  # each held out once
@@ -298,7 +298,7 @@ def test_cross_validation_scores_each_question_once_by_a_fit_that_never_saw_its_
 
 
 def test_questions_about_one_article_or_with_one_text_share_a_fold_group():
-    from qa.cli.calibrate import folds_of
+    from qa.fitting import folds_of
 
     groups = [("a", "who won?"), ("b", "who won?"), ("b", "when?"), ("c", "where?"), ("d", "why?"), ("d", "how?")]
     folds = folds_of(groups)
@@ -310,7 +310,7 @@ def test_the_alternatives_are_fitted_on_the_answers_below_the_first_and_saved(tm
     """The second and third candidates are right when their dense score is high, whatever their margin:
     the alternatives' fit learns that, the first answer's calibration is untouched, and
     `calibration.json` carries them."""
-    from qa.cli.calibrate import fit, fit_alternatives, shown
+    from qa.fitting import fit, fit_alternatives, shown
 
     rng = random.Random(11)
     questions = []
@@ -324,7 +324,8 @@ def test_the_alternatives_are_fitted_on_the_answers_below_the_first_and_saved(tm
     assert (calibration.weights, calibration.bias) == (base.weights, base.bias)
     assert calibration.alternatives["dense_score"] > 2.0
     high, low = _typed(0.0, 0.5, dense=0.9), _typed(0.0, 0.5, dense=0.1)
-    assert calibration.alternative_probability(high, 0.7) > 0.8 > 0.2 > calibration.alternative_probability(low, 0.7)
+    assert calibration.alternative_probability(high, 0.7) > 0.8
+    assert calibration.alternative_probability(low, 0.7) < 0.2
     for _, scored in questions[:50]:
         probabilities = [p for p, _ in shown(calibration, scored)]
         assert probabilities == sorted(probabilities, reverse=True)  # never likelier than the one above
