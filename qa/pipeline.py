@@ -142,12 +142,15 @@ def _support(index: NewsIndex, candidate: SpanCandidate) -> Support:
                    document.published)
 
 
-def newest_first(answers: list[Answer]) -> list[Answer]:
+def newest_first(answers: list[Answer], confident_first: bool = True) -> list[Answer]:
     """Answers from several articles as a news reader wants to compare them: the confident ones, then
-    the less likely ones, each group with its dated answers newest first (ties keep their order: a
-    reversed sort is stable too) and then the undated in their order."""
+    the less likely ones (or all together, without `confident_first`), each group with its dated
+    answers newest first (ties keep their order: a reversed sort is stable too) and then the undated
+    in their order."""
+    groups = ([a for a in answers if a.confident], [a for a in answers if not a.confident]) if confident_first \
+        else (answers,)
     ordered = []
-    for group in ([a for a in answers if a.confident], [a for a in answers if not a.confident]):
+    for group in groups:
         ordered += sorted((a for a in group if a.published), key=lambda a: a.published[:19], reverse=True)
         ordered += [a for a in group if not a.published]
     return ordered

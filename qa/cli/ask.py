@@ -59,7 +59,9 @@ def filters_from(args: argparse.Namespace):
     return checked_filters(date_from, date_to, **values)
 
 
-def print_answers(result) -> None:
+def print_answers(result, newer_first: bool = False) -> None:
+    """`result` as text; the less likely answers below the confident ones, unless `newer_first`
+    orders all of them by date."""
     from qa.pipeline import newest_first
 
     print(f"Q: {result.question}  ({result.took_ms:.0f} ms)")
@@ -71,9 +73,11 @@ def print_answers(result) -> None:
         print("No answer in the indexed articles.")
     elif result.several_articles:
         print("The articles differ: each answer with its article, newest first where dated.")
-    answers = newest_first(result.answers) if result.several_articles else result.answers
+    apart = not result.no_answer and not newer_first
+    answers = newest_first(result.answers, confident_first=apart) if result.several_articles else result.answers
+    sure = sum(1 for a in answers if a.confident)
     for rank, answer in enumerate(answers, 1):
-        if not result.no_answer and not answer.confident and (rank == 1 or answers[rank - 2].confident):
+        if apart and rank == sure + 1:
             print("Less likely, but also found in the archive:")
         hedge = "" if answer.confident else ", not confident"
         print(f"{rank}. {answer.text}  [{answer.score:.0%}{hedge}]")
@@ -111,7 +115,7 @@ def ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print_answers(result)
+        print_answers(result, newer_first=args.newer_first is not None)
     return 0
 
 

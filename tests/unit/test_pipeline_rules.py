@@ -355,3 +355,6 @@ def test_disagreeing_articles_are_flagged_and_shown_newest_first(tiny_index):
     result, _ = ask(tiny_index, candidates, top_k=4)
     assert [a.confident for a in result.answers] == [True, True, False, False]
     assert [a.document_id for a in newest_first(result.answers)] == ["coach-2023", "budget", "coach-2024", "report"]
+    # "Newer first" asked for: all by date, each still marked as it is.
+    assert [a.document_id for a in newest_first(result.answers, confident_first=False)] == [
+        "coach-2024", "report", "coach-2023", "budget"]

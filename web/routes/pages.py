@@ -72,11 +72,13 @@ def _answer_question(services: Services, index, context: dict, q: str, filters_i
         return 503
     context["several_articles"] = result.several_articles
     context["result"] = result
-    shown = newest_first(result.answers) if result.several_articles else result.answers
-    pairs = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in shown]
     # Below a confident answer, the less likely ones are a list of their own; without one, all are guesses.
-    context["answers"] = pairs if result.no_answer else [p for p in pairs if p[0].confident]
-    context["alternatives"] = [] if result.no_answer else [p for p in pairs if not p[0].confident]
+    # "Newer first" orders all the answers by date, each marked as it is.
+    apart = not result.no_answer and not context["recent"]
+    shown = newest_first(result.answers, confident_first=apart) if result.several_articles else result.answers
+    pairs = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in shown]
+    context["answers"] = [p for p in pairs if p[0].confident] if apart else pairs
+    context["alternatives"] = [p for p in pairs if not p[0].confident] if apart else []
     return 200
 
 

@@ -100,6 +100,8 @@ def test_with_the_shipped_threshold_the_later_toll_is_shown_below_the_confident_
     with TestClient(app) as client:
         body = client.post("/ask", json={"question": QUESTION}).json()
         page = client.get("/", params={"q": QUESTION}).text
+        newer = client.get("/", params={"q": QUESTION, "recent": "true"}).text
+    assert "Less likely" not in newer and newer.index("<mark>15</mark>") < newer.index("<mark>12</mark>")  # by date
     assert body["no_answer"] is False and [a["confident"] for a in body["answers"]][:2] == [True, False]
     assert "Less likely, but also found in the archive:" in page
     assert page.index("<mark>15</mark>") > page.index('id="alternatives"') > page.index("2 articles agree")
