@@ -282,7 +282,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             # questions whose articles disagree: another article's answer counts as right too
             **({"questions_with_disagreeing_articles": disagreeing} if disagreeing else {}),
             "threshold": assistant.threshold, "risk_coverage": risk_coverage(tops), **reliability(tops),
-            "alternatives_calibration_error": reliability(below)["expected_calibration_error"],
+            "alternatives_calibration_error": reliability(below)["expected_calibration_error"] if below else None,
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1),
             "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,

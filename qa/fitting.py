@@ -20,7 +20,9 @@ import numpy as np
 
 from qa.evaluation import CORRECT_F1
 from qa.evaluation import risk_coverage as coverage_curve
+from qa.pipeline import words_within
 from qa.reader import FEATURES, Calibration, SpanCandidate, _log_odds
+from qa.squad import normalize_answer
 
 CANDIDATES_PER_QUESTION = 5
 RANKING_L2 = 0.01  # per question, on standardized features: the ranking's penalty
@@ -35,7 +37,8 @@ def _candidate(row: dict) -> SpanCandidate:
         probability=row["probability"], no_answer_probability=row["no_answer_probability"],
         dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]),
         articles=row.get("articles", 1), other_probability=row.get("other_probability", 0.0),
-        type_fit=row.get("type_fit", 0.5), words=row.get("words", len(row["text"].split())))
+        type_fit=row.get("type_fit", 0.5), words=row.get("words", len(row["text"].split())),
+        normalized=normalize_answer(row["text"]))
 
 
 def dump_groups(path: Path) -> list[tuple[str, str]]:
@@ -80,14 +83,25 @@ def tops(calibration: Calibration, questions) -> list[tuple[float, float]]:
     return [(calibration.probability(first[0]), first[1]) if first else (0.0, 0.0) for first in firsts]
 
 
+def ranked(calibration: Calibration, scored: list[tuple[SpanCandidate, float]]) -> list[tuple[SpanCandidate, float]]:
+    """A question's (candidate, F1) in the calibration's order, each answer once as `Assistant.rank`
+    folds them: a candidate whose words lie within a better one's, or the other way round, is dropped
+    (a dump already holds each text once, and overlapping spans of one article once)."""
+    kept: list[tuple[SpanCandidate, float]] = []
+    for candidate, f1 in sorted(scored, key=lambda cf: -calibration.rank_score(cf[0])):
+        if not (candidate.normalized and any(other.normalized and words_within(candidate.normalized, other.normalized)
+                                             for other, _ in kept)):
+            kept.append((candidate, f1))
+    return kept
+
+
 def shown(calibration: Calibration, scored: list[tuple[SpanCandidate, float]],
           count: int = 3) -> list[tuple[float, float]]:
-    """The probability and F1 of a question's best `count` candidates, as `Assistant.rank` gives them:
-    in the calibration's order, the first by `probability`, the others by `alternative_probability`,
-    each capped at the one above (a dump holds each answer once already)."""
-    ranked = sorted(scored, key=lambda cf: -calibration.rank_score(cf[0]))[:count]
+    """The probability and F1 of a question's best `count` answers (`ranked`), as `Assistant.rank`
+    gives them: the first by `probability`, the others by `alternative_probability`, each capped at
+    the one above."""
     result: list[tuple[float, float]] = []
-    for candidate, f1 in ranked:
+    for candidate, f1 in ranked(calibration, scored)[:count]:
         probability = (min(calibration.alternative_probability(candidate, result[0][0]), result[-1][0]) if result
                        else calibration.probability(candidate))
         result.append((probability, f1))
@@ -103,11 +117,11 @@ def fit_alternatives(questions, calibration: Calibration) -> Calibration:
     names = tuple(calibration.weights)
     rows, labels = [], []
     for _, scored in questions:
-        ranked = sorted(scored, key=lambda cf: -calibration.rank_score(cf[0]))
-        if len(ranked) < 2:
+        answers = ranked(calibration, scored)
+        if len(answers) < 2:
             continue
-        first = _log_odds(calibration.probability(ranked[0][0]))
-        for candidate, f1 in ranked[1:1 + ALTERNATIVES_FITTED]:
+        first = _log_odds(calibration.probability(answers[0][0]))
+        for candidate, f1 in answers[1:1 + ALTERNATIVES_FITTED]:
             rows.append([FEATURES[name](candidate) for name in names] + [first])
             labels.append(int(f1 >= CORRECT_F1))
     if len(set(labels)) < 2:  # nothing to learn (one candidate per question, or all alike): as before
@@ -229,6 +243,7 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
         lists = [answers for answers, s in zip(held_out, sources) if source in ("all", s)]
         rows = [answers[0] if answers else (0.0, 0.0) for answers in lists]
         given = [f1 for p, f1 in rows if p >= threshold]
+        below = [answer for answers in lists for answer in answers[1:]]
         report[source] = {
             "questions": len(rows),
             "expected_calibration_error": reliability(rows)["expected_calibration_error"],
@@ -237,8 +252,7 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
             "top1_f1": round(100 * sum(f1 for _, f1 in rows) / len(rows), 2),
             **operating_points(rows),
             # The answers below the first: how well their own scores hold, and what a person is shown.
-            "alternatives_calibration_error": reliability([a for answers in lists for a in answers[1:]])[
-                "expected_calibration_error"],
+            "alternatives_calibration_error": reliability(below)["expected_calibration_error"] if below else None,
             **shown_summary([answers for answers, s, (unanswerable, _) in zip(held_out, sources, questions)
                              if source in ("all", s) and not unanswerable], threshold)}
     return {"features": list(names), "candidates_per_question": per_question, "ranking": ranking,
@@ -253,7 +267,7 @@ def shown_summary(lists: list[list[tuple[float, float]]], threshold: float) -> d
     counts, hits = [], []
     for answers in lists:
         confident = bool(answers) and answers[0][0] >= threshold
-        floor = min(ALTERNATIVE_FLOOR, threshold) if confident else GUESS_FLOOR
+        floor = max(GUESS_FLOOR, min(ALTERNATIVE_FLOOR, threshold)) if confident else GUESS_FLOOR
         chosen = [f1 for p, f1 in answers if p >= floor]
         counts.append(len(chosen))
         hits.append(any(f1 >= CORRECT_F1 for f1 in chosen))

@@ -123,14 +123,16 @@ def _matches_nothing(index: NewsIndex, filters: Filters | None) -> bool:
 
 
 def supporting(answer: SpanCandidate, candidates: list[SpanCandidate]) -> list[SpanCandidate]:
-    """The best span of each *other* article that gives the same answer text as `answer`
-    (normalized as SQuAD scores it; an answer that normalizes to nothing has no support),
-    best first by span score."""
+    """The best span of each *other* article that gives the same answer as `answer`: the same text
+    as SQuAD scoring normalizes it, or its words within the other's or the other's within its own
+    (`words_within`, as `Assistant.rank` folds them); an answer that normalizes to nothing has no
+    support. Best first by span score."""
     if not answer.normalized:
         return []
     best: dict[str, SpanCandidate] = {}
     for other in candidates:
-        if other.document_id != answer.document_id and other.normalized == answer.normalized:
+        if (other.document_id != answer.document_id and other.normalized
+                and words_within(other.normalized, answer.normalized)):
             if other.document_id not in best or other.span_score > best[other.document_id].span_score:
                 best[other.document_id] = other
     return sorted(best.values(), key=lambda c: -c.span_score)
@@ -160,12 +162,12 @@ def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
     """One answer told twice: the same normalized text, one text's words inside the other's ("12" and
     "12 people", "Britain" and "the United States, Britain and France"), or overlapping spans of
     one article."""
-    if a.normalized and b.normalized and _words_within(a.normalized, b.normalized):
+    if a.normalized and b.normalized and words_within(a.normalized, b.normalized):
         return True
     return a.document_id == b.document_id and a.start < b.end and b.start < a.end
 
 
-def _words_within(a: str, b: str) -> bool:
+def words_within(a: str, b: str) -> bool:
     """Whether the shorter of two normalized texts is a run of whole words of the longer."""
     short, long = sorted((a, b), key=len)
     return f" {short} " in f" {long} "
@@ -275,8 +277,9 @@ class Assistant:
                min_score: float) -> list[tuple[SpanCandidate, float]]:
         """The ranked candidates shown: at most `top_k`, none under `min_score`. When the best is
         `confident`, the confident answers and then the less likely ones of at least
-        `ALTERNATIVE_FLOOR` (marked not confident); otherwise the best guesses of at least `GUESS_FLOOR`."""
-        floor = min(ALTERNATIVE_FLOOR, self.threshold) if confident else GUESS_FLOOR
+        `ALTERNATIVE_FLOOR` (marked not confident); otherwise the best guesses of at least `GUESS_FLOOR`
+        (never anything under it, whatever the threshold)."""
+        floor = max(GUESS_FLOOR, min(ALTERNATIVE_FLOOR, self.threshold)) if confident else GUESS_FLOOR
         chosen: list[tuple[SpanCandidate, float]] = []
         for candidate, probability in kept:  # probabilities never rise down the list
             if len(chosen) >= top_k or probability < max(min_score, floor):

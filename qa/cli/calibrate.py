@@ -26,12 +26,13 @@ best F1 with abstention (an answer scores its F1; abstaining scores 1 on an
 unanswerable question, 0 on an answerable one); with `--choose accuracy`, the lowest
 threshold whose answers are right at least `--target-accuracy` % of the time; with
 `--choose even-odds`, 0.5 (the shipped choice: confident when more likely right than
-wrong). `--cross-validate K` fits on K-1 folds of the calibration questions (an article's
-questions always in one fold) and reports each dump's held-out answers, for choosing features
-and fit without touching any report set; it writes nothing. `--extra-dump` adds the dumps of `newsqa evaluate --mode pipeline --dump` (the
-news question set's calibration half) to the fit. Writes
-`calibration.json` into the reader directory and the curve to
-`docs/eval/risk-coverage-<file>.json`.
+wrong). Every fit also fits the alternatives (`qa.fitting.fit_alternatives`): P(right) of an
+answer ranked below the first. `--cross-validate K` fits on K-1 folds of the calibration
+questions (an article's questions, and questions with one text, always in one fold) and reports
+each dump's held-out answers, for choosing features and fit without touching any report set; it
+writes nothing. `--extra-dump` adds the dumps of `newsqa evaluate --mode pipeline --dump` (the
+news question set's calibration half) to the fit. Writes `calibration.json` into the reader
+directory and the curve to `docs/eval/risk-coverage-<file>.json`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ DEFAULT_FILE = SHARED_DIR / "data" / "qa" / "tydiqa-en-train.json"
 DEFAULT_FEATURES = ("log_answer_probability", "margin", "dense_score")
 
 
+def folds(value: str) -> int:
+    """--cross-validate's K: at least 2 folds."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of folds, got {value!r}") from None
+    if k < 2:
+        raise argparse.ArgumentTypeError(f"cross-validation needs at least 2 folds, got {k}")
+    return k
+
+
 def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentParser:
     parser = described(__doc__, prog)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="held-out SQuAD-format file")
@@ -100,7 +112,7 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
                              "calibration half of the news question set asked of the crowded archive")
     parser.add_argument("--report-only", action="store_true",
                         help="print the risk-coverage curve of the current calibration on --from-dump; write nothing")
-    parser.add_argument("--cross-validate", type=int, default=0, metavar="K",
+    parser.add_argument("--cross-validate", type=folds, default=0, metavar="K",
                         help="report K-fold cross-validated results of this fit (folds by article, per dump) "
                              "instead of writing a calibration")
     parser.add_argument("--seed", type=int, default=CALIBRATION_SPLIT_DEFAULTS["seed"])
@@ -182,12 +194,14 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
                            "fitted": "over each question's candidates together (conditional logit); the "
                                      "calibration above is fitted on the candidates it puts first "
                                      "(candidates_per_question)"}} if calibration.ranking else {}
+    alternatives = {"alternatives": {
+        "weights": calibration.alternatives, "bias": calibration.alternatives_bias,
+        "first_log_odds": calibration.alternatives_first,
+        "fitted": "on the candidates ranked second and third, with the first answer's log odds: "
+                  "P(right) of an answer shown below the first"}} if calibration.alternatives else {}
     return {
         "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"], **ranking,
-        "alternatives": {"weights": calibration.alternatives, "bias": calibration.alternatives_bias,
-                         "first_log_odds": calibration.alternatives_first,
-                         "fitted": "on the candidates ranked second and third, with the first answer's log odds: "
-                                   "P(right) of an answer shown below the first"},
+        **alternatives,
         "fitted_on": [args.file.name] + ([f"{SQUAD_TRAIN} (questions about the crowd's articles)"]
                                          if crowd_dump(dump).exists() else []) + [p.name for p in args.extra_dump],
         "crowded": args.crowd, "passages_read": args.passages,

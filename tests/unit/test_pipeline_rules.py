@@ -47,14 +47,14 @@ def test_answers_with_no_normalized_text_are_told_apart_by_offsets_only(tiny_ind
 
 def test_an_answer_whose_words_lie_within_a_better_one_is_the_same_answer(tiny_index):
     """"Tom Hale" below "Tom Hale was appointed" tells the same answer again, from any article."""
-    from qa.pipeline import _words_within
+    from qa.pipeline import words_within
 
     candidates = [span(NEW, "Anna Berg", 0.9), span(OLD, "Tom Hale was appointed", 0.8), span(NEW, "Tom Hale", 0.7),
                   span(BUDGET, "nine to eight", 0.6)]
     result, _ = ask(tiny_index, candidates)
     assert [a.text for a in result.answers] == ["Anna Berg", "Tom Hale was appointed", "nine to eight"]
-    assert _words_within("12", "12 people") and _words_within("12 people", "12")  # either way round
-    assert not _words_within("1", "12 people") and not _words_within("hal", "tom hale")  # whole words only
+    assert words_within("12", "12 people") and words_within("12 people", "12")  # either way round
+    assert not words_within("1", "12 people") and not words_within("hal", "tom hale")  # whole words only
 
 
 def test_answers_differing_only_in_case_and_punctuation_are_one(tiny_index):
@@ -138,9 +138,12 @@ def test_below_a_confident_answer_only_alternatives_of_at_least_the_floor_are_sh
     result, _ = ask(tiny_index, candidates, min_score=0.5)  # min_score cuts the alternatives too
     assert shown(result) == [("Anna Berg", "coach-2024", 0.8, True)]
     # A threshold under the floor: every confident answer is shown, and nothing under it.
-    result, _ = ask(tiny_index, [span(NEW, "Anna Berg", 0.3), span(OLD, "Tom Hale", 0.15), span(BUDGET, "Tuesday", 0.05)],
-                    threshold=0.1)
+    low = [span(NEW, "Anna Berg", 0.3), span(OLD, "Tom Hale", 0.15), span(BUDGET, "Tuesday", 0.05)]
+    result, _ = ask(tiny_index, low, threshold=0.1)
     assert shown(result) == [("Anna Berg", "coach-2024", 0.3, True), ("Tom Hale", "coach-2023", 0.15, True)]
+    # A threshold of 0: nothing under the guess floor is shown all the same.
+    result, _ = ask(tiny_index, [span(NEW, "Anna Berg", 0.3), span(OLD, "Tom Hale", 0.0099)], threshold=0.0)
+    assert shown(result) == [("Anna Berg", "coach-2024", 0.3, True)]
 
 
 def test_answers_below_the_first_take_the_alternatives_calibration_capped_at_the_one_above(tiny_index):
@@ -349,12 +352,13 @@ def test_disagreeing_articles_are_flagged_and_shown_newest_first(tiny_index):
     assert [a.document_id for a in result.answers] == ["coach-2023", "budget", "coach-2024", "report"]  # by score
     # Dated newest first (2024-06-01, "2024-01", 2023-06-02), then the undated one.
     assert [a.document_id for a in newest_first(result.answers)] == ["coach-2024", "report", "coach-2023", "budget"]
-    # The confident ones first, then the less likely ones, each newest first.
-    candidates = [span(OLD, "Tom Hale", 0.9), span(BUDGET, "nine to eight", 0.8), span(NEW, "Anna Berg", 0.3),
+    # The confident ones first, then the less likely ones, each newest first (older first as ranked).
+    candidates = [span(OLD, "Tom Hale", 0.9), span(NEW, "Anna Berg", 0.8), span(BUDGET, "nine to eight", 0.3),
                   span(REPORT, "Clara Voss", 0.25)]
     result, _ = ask(tiny_index, candidates, top_k=4)
-    assert [a.confident for a in result.answers] == [True, True, False, False]
-    assert [a.document_id for a in newest_first(result.answers)] == ["coach-2023", "budget", "coach-2024", "report"]
+    assert [(a.document_id, a.confident) for a in result.answers] == [
+        ("coach-2023", True), ("coach-2024", True), ("budget", False), ("report", False)]
+    assert [a.document_id for a in newest_first(result.answers)] == ["coach-2024", "coach-2023", "report", "budget"]
     # "Newer first" asked for: all by date, each still marked as it is.
     assert [a.document_id for a in newest_first(result.answers, confident_first=False)] == [
         "coach-2024", "report", "coach-2023", "budget"]
