@@ -23,6 +23,7 @@ from qa.embedding import Embedder
 from qa.feedback import Feedback, FeedbackStore, validate
 from qa.index import NewsIndex
 from qa.ingestion.adding import add_article, finish_interrupted_adds
+from qa.ingestion.common import shown_title
 from qa.live import LiveIndex
 from qa.pipeline import Assistant
 from qa.reader import ExtractiveReader
@@ -183,3 +184,4 @@ def feedback_key_required(request: Request) -> bool:
 
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 templates.env.globals["feedback_key_required"] = feedback_key_required
+templates.env.filters["shown_title"] = shown_title

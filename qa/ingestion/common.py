@@ -18,6 +18,16 @@ from qa.types import Document, SkippedFile
 logger = logging.getLogger(__name__)
 
 _FRONT_MATTER_KEYS = {"id", "title", "url", "published", "date", "source", "section", "category", "author"}
+TITLE_CHARS = 120  # an article without a title takes its first line's first this many characters
+
+
+def shown_title(title: str) -> str:
+    """`title` as a page shows it: one derived from a long first line (cut at `TITLE_CHARS`, often in
+    the middle of a word) ends at its last whole word, with an ellipsis. The stored title, which the
+    API returns and the index embeds, is unchanged."""
+    if len(title) < TITLE_CHARS or " " not in title:
+        return title
+    return title.rsplit(" ", 1)[0].rstrip(" ,;:-–—") + "…"
 _METADATA_KEYS = ("url", "published", "source", "section", "author")
 
 

@@ -17,7 +17,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from qa.ingestion.common import ArticleError, SkippedArticle, _clean_lines, _library_error, _report, normalize_date
+from qa.ingestion.common import TITLE_CHARS, ArticleError, SkippedArticle, _clean_lines, _library_error, _report, normalize_date
 from qa.ingestion.markup import _collapse_markup
 from qa.types import Document, SkippedFile
 
@@ -115,7 +115,7 @@ def _entry_document(entry: feedparser.FeedParserDict, stem: str, source: str | N
                 "author": entry.get("author")}
     return Document(
         id=f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:10]}",
-        title=" ".join((entry.get("title") or "").split()) or text.split("\n", 1)[0][:120],
+        title=" ".join((entry.get("title") or "").split()) or text.split("\n", 1)[0][:TITLE_CHARS],
         text=text,
         path=str(path),
         summary_only=summary_only,

@@ -11,7 +11,7 @@ from pathlib import Path
 import lxml.html
 import trafilatura
 
-from qa.ingestion.common import ArticleError, _clean_lines, _guessed_date, _library_error
+from qa.ingestion.common import TITLE_CHARS, ArticleError, _clean_lines, _guessed_date, _library_error
 from qa.ingestion.markup import _collapse_markup
 from qa.types import Document, SkippedFile
 
@@ -51,7 +51,7 @@ def _load_html(path: Path, default_id: str) -> Document:
     text = _clean_lines(page.text)
     if not text:
         raise ArticleError(path, "the page has no article text")
-    title = " ".join((page.title or "").split()) or text.split("\n", 1)[0][:120]
+    title = " ".join((page.title or "").split()) or text.split("\n", 1)[0][:TITLE_CHARS]
     metadata = {"url": page.url, "published": _guessed_date(page.date), "source": page.sitename,
                 "section": next((c for c in page.categories or () if c and c.strip()), None), "author": page.author}
     return Document(id=default_id, title=title, text=text, path=str(path),

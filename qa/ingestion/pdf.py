@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pypdf
 
-from qa.ingestion.common import ArticleError, SkippedArticle, _guessed_date, _library_error
+from qa.ingestion.common import TITLE_CHARS, ArticleError, SkippedArticle, _guessed_date, _library_error
 from qa.types import Document, SkippedFile
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _load_pdf(path: Path, default_id: str) -> Document:
         offset += len(text) + 2
     text = "\n\n".join(texts)
     meta = _pdf_metadata(reader)
-    title = meta.pop("title", None) or next(line.strip() for line in text.split("\n") if line.strip())[:120]
+    title = meta.pop("title", None) or next(line.strip() for line in text.split("\n") if line.strip())[:TITLE_CHARS]
     return Document(id=default_id, title=title, text=text, path=str(path), pages=tuple(starts), **meta)
 
 

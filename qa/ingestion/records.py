@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from qa.ingestion.common import ArticleError, _metadata, _read_text
+from qa.ingestion.common import TITLE_CHARS, ArticleError, _metadata, _read_text
 from qa.types import Document, SkippedFile
 
 
@@ -25,7 +25,7 @@ def _record_to_document(path: Path, record: object, default_id: str, line: int |
     text = text.replace("\r\n", "\n")
     return Document(
         id=str(doc_id) if doc_id not in (None, "") else default_id,
-        title=(title or "").strip() or text.strip().split("\n", 1)[0][:120],
+        title=(title or "").strip() or text.strip().split("\n", 1)[0][:TITLE_CHARS],
         text=text,
         path=str(path),
         **_metadata(path, record, line),

@@ -140,3 +140,17 @@ def test_a_title_cut_from_a_long_first_line_is_cut_in_the_repaired_text(tmp_path
     [doc] = load_articles([tmp_path])
     assert doc.title == "x" * 118 + "£5"
     assert doc.text == "x" * 118 + "£5m budget approved by the council\nBody."
+
+
+def test_a_title_cut_from_a_long_first_line_is_shown_to_its_last_whole_word(tmp_path):
+    from qa.ingestion.common import TITLE_CHARS, shown_title
+
+    line = ("Trial date is set for Balco case A US judge has set a preliminary trial date for the Balco steroid "
+            "distribution case which involves four men")
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "balco", "text": line + "\n\nMore text."}) + "\n")
+    document = load_articles([tmp_path / "a.jsonl"])[0]
+    assert len(document.title) == TITLE_CHARS and document.title.endswith("case whi")  # stored as cut
+    assert shown_title(document.title) == ("Trial date is set for Balco case A US judge has set a preliminary trial "
+                                           "date for the Balco steroid distribution case…")
+    assert shown_title("Storm hits Marlow") == "Storm hits Marlow"  # a short title is shown as it is
+    assert shown_title("x" * TITLE_CHARS) == "x" * TITLE_CHARS  # no word to end at
