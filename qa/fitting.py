@@ -20,8 +20,8 @@ import numpy as np
 
 from qa.evaluation import CORRECT_F1
 from qa.evaluation import risk_coverage as coverage_curve
-from qa.pipeline import words_within
-from qa.reader import FEATURES, Calibration, SpanCandidate, _log_odds
+from qa.pipeline import same_answer, shown_floor
+from qa.reader import FEATURES, Calibration, SpanCandidate, log_odds
 from qa.squad import normalize_answer
 
 CANDIDATES_PER_QUESTION = 5
@@ -85,12 +85,11 @@ def tops(calibration: Calibration, questions) -> list[tuple[float, float]]:
 
 def ranked(calibration: Calibration, scored: list[tuple[SpanCandidate, float]]) -> list[tuple[SpanCandidate, float]]:
     """A question's (candidate, F1) in the calibration's order, each answer once as `Assistant.rank`
-    folds them: a candidate whose words lie within a better one's, or the other way round, is dropped
-    (a dump already holds each text once, and overlapping spans of one article once)."""
+    folds them (`same_answer`: a dump's candidates have no offsets, and it holds overlapping spans of
+    one article once already)."""
     kept: list[tuple[SpanCandidate, float]] = []
     for candidate, f1 in sorted(scored, key=lambda cf: -calibration.rank_score(cf[0])):
-        if not (candidate.normalized and any(other.normalized and words_within(candidate.normalized, other.normalized)
-                                             for other, _ in kept)):
+        if not any(same_answer(candidate, other) for other, _ in kept):
             kept.append((candidate, f1))
     return kept
 
@@ -100,12 +99,8 @@ def shown(calibration: Calibration, scored: list[tuple[SpanCandidate, float]],
     """The probability and F1 of a question's best `count` answers (`ranked`), as `Assistant.rank`
     gives them: the first by `probability`, the others by `alternative_probability`, each capped at
     the one above."""
-    result: list[tuple[float, float]] = []
-    for candidate, f1 in ranked(calibration, scored)[:count]:
-        probability = (min(calibration.alternative_probability(candidate, result[0][0]), result[-1][0]) if result
-                       else calibration.probability(candidate))
-        result.append((probability, f1))
-    return result
+    answers = ranked(calibration, scored)[:count]
+    return list(zip(calibration.shown_probabilities([c for c, _ in answers]), [f1 for _, f1 in answers]))
 
 
 def fit_alternatives(questions, calibration: Calibration) -> Calibration:
@@ -120,7 +115,7 @@ def fit_alternatives(questions, calibration: Calibration) -> Calibration:
         answers = ranked(calibration, scored)
         if len(answers) < 2:
             continue
-        first = _log_odds(calibration.probability(answers[0][0]))
+        first = log_odds(calibration.probability(answers[0][0]))
         for candidate, f1 in answers[1:1 + ALTERNATIVES_FITTED]:
             rows.append([FEATURES[name](candidate) for name in names] + [first])
             labels.append(int(f1 >= CORRECT_F1))
@@ -262,12 +257,9 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
 def shown_summary(lists: list[list[tuple[float, float]]], threshold: float) -> dict:
     """What the pipeline's `select` would show of each (answerable) question's ranked (probability, F1)
     answers (`shown`): how many answers, and how often a right one is among them."""
-    from qa.pipeline import ALTERNATIVE_FLOOR, GUESS_FLOOR
-
     counts, hits = [], []
     for answers in lists:
-        confident = bool(answers) and answers[0][0] >= threshold
-        floor = max(GUESS_FLOOR, min(ALTERNATIVE_FLOOR, threshold)) if confident else GUESS_FLOOR
+        floor = shown_floor(bool(answers) and answers[0][0] >= threshold, threshold)
         chosen = [f1 for p, f1 in answers if p >= floor]
         counts.append(len(chosen))
         hits.append(any(f1 >= CORRECT_F1 for f1 in chosen))

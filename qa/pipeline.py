@@ -46,6 +46,16 @@ class AskResult:
         article and date, newest first; the JSON says `articles_disagree`."""
         return len({a.document_id for a in self.answers}) > 1
 
+    def shown(self, newer_first: bool = False) -> tuple[list[Answer], list[Answer]]:
+        """The answers as the page and the command line list them, and apart from them the less likely
+        ones below a confident answer. From several articles, each group newest first; with
+        `newer_first`, all by date in one list, each marked as it is."""
+        apart = not self.no_answer and not newer_first
+        answers = newest_first(self.answers, confident_first=apart) if self.several_articles else self.answers
+        if not apart:
+            return answers, []
+        return [a for a in answers if a.confident], [a for a in answers if not a.confident]
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,
@@ -158,13 +168,20 @@ def newest_first(answers: list[Answer], confident_first: bool = True) -> list[An
     return ordered
 
 
-def _same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
+def same_answer(a: SpanCandidate, b: SpanCandidate) -> bool:
     """One answer told twice: the same normalized text, one text's words inside the other's ("12" and
     "12 people", "Britain" and "the United States, Britain and France"), or overlapping spans of
     one article."""
     if a.normalized and b.normalized and words_within(a.normalized, b.normalized):
         return True
     return a.document_id == b.document_id and a.start < b.end and b.start < a.end
+
+
+def shown_floor(confident: bool, threshold: float) -> float:
+    """The least probability an answer is shown with: below a confident first answer,
+    `ALTERNATIVE_FLOOR` (or the threshold, when lower); without one, `GUESS_FLOOR`, which also
+    bounds the other whatever the threshold."""
+    return max(GUESS_FLOOR, min(ALTERNATIVE_FLOOR, threshold)) if confident else GUESS_FLOOR
 
 
 def words_within(a: str, b: str) -> bool:
@@ -250,7 +267,7 @@ class Assistant:
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped
-        when a better one tells the same answer (`_same_answer`: the same words, words within its
+        when a better one tells the same answer (`same_answer`: the same words, words within its
         words, or an overlapping span of the same article).
 
         "Best" is the calibration's ranking (`Calibration.rank_score`: fitted to put a right answer
@@ -259,19 +276,11 @@ class Assistant:
         answer below it has its own (`Calibration.alternative_probability`), and is never shown as
         likelier than the one above it: its probability is capped there."""
         calibration = self.reader.calibration
-        scored = [(c, calibration.probability(c)) for c in candidates]
-        if calibration.ranking:
-            scored.sort(key=lambda cp: -calibration.rank_score(cp[0]))
-        else:  # the ranking's default is the probability's order: no features computed twice
-            scored.sort(key=lambda cp: -cp[1])
-        kept: list[tuple[SpanCandidate, float]] = []
-        for candidate, probability in scored:
-            if any(_same_answer(candidate, other) for other, _ in kept):
-                continue
-            if kept:
-                probability = min(calibration.alternative_probability(candidate, kept[0][1]), kept[-1][1])
-            kept.append((candidate, probability))
-        return kept
+        kept: list[SpanCandidate] = []
+        for candidate in sorted(candidates, key=lambda c: -calibration.rank_score(c)):
+            if not any(same_answer(candidate, other) for other in kept):
+                kept.append(candidate)
+        return list(zip(kept, calibration.shown_probabilities(kept)))
 
     def select(self, kept: list[tuple[SpanCandidate, float]], confident: bool, top_k: int,
                min_score: float) -> list[tuple[SpanCandidate, float]]:
@@ -279,7 +288,7 @@ class Assistant:
         `confident`, the confident answers and then the less likely ones of at least
         `ALTERNATIVE_FLOOR` (marked not confident); otherwise the best guesses of at least `GUESS_FLOOR`
         (never anything under it, whatever the threshold)."""
-        floor = max(GUESS_FLOOR, min(ALTERNATIVE_FLOOR, self.threshold)) if confident else GUESS_FLOOR
+        floor = shown_floor(confident, self.threshold)
         chosen: list[tuple[SpanCandidate, float]] = []
         for candidate, probability in kept:  # probabilities never rise down the list
             if len(chosen) >= top_k or probability < max(min_score, floor):

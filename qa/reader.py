@@ -205,7 +205,7 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
-def _log_odds(p: float) -> float:
+def log_odds(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
 
@@ -244,13 +244,24 @@ class Calibration:
         """P(right) of `candidate` shown below a first answer whose probability is `first`."""
         if not self.alternatives:
             return self.probability(candidate)
-        return _sigmoid(self.alternatives_bias + self.alternatives_first * _log_odds(first)
+        return _sigmoid(self.alternatives_bias + self.alternatives_first * log_odds(first)
                         + _weighted_sum(self.alternatives, candidate))
+
+    def shown_probabilities(self, answers: list[SpanCandidate]) -> list[float]:
+        """The probability each of a question's answers (best first, each answer once) is shown with:
+        the first's `probability`, each other's `alternative_probability`, capped at the one above it."""
+        shown: list[float] = []
+        for candidate in answers:
+            shown.append(min(self.alternative_probability(candidate, shown[0]), shown[-1]) if shown
+                         else self.probability(candidate))
+        return shown
 
     def rank_score(self, candidate: SpanCandidate) -> float:
         """What a question's candidates are ordered by: the ranking's score, or the calibrated
         log odds when there is no ranking (then the order of `probability`)."""
-        return _weighted_sum(self.ranking, candidate) if self.ranking else self.bias + _weighted_sum(self.weights, candidate)
+        if self.ranking:
+            return _weighted_sum(self.ranking, candidate)
+        return self.bias + _weighted_sum(self.weights, candidate)
 
     @classmethod
     def load(cls, model_dir: Path, weights: str | None = None) -> Calibration:

@@ -62,8 +62,6 @@ def filters_from(args: argparse.Namespace):
 def print_answers(result, newer_first: bool = False) -> None:
     """`result` as text; the less likely answers below the confident ones, unless `newer_first`
     orders all of them by date."""
-    from qa.pipeline import newest_first
-
     print(f"Q: {result.question}  ({result.took_ms:.0f} ms)")
     if result.message:
         print(result.message)
@@ -73,11 +71,9 @@ def print_answers(result, newer_first: bool = False) -> None:
         print("No answer in the indexed articles.")
     elif result.several_articles:
         print("The articles differ: each answer with its article, newest first where dated.")
-    apart = not result.no_answer and not newer_first
-    answers = newest_first(result.answers, confident_first=apart) if result.several_articles else result.answers
-    sure = sum(1 for a in answers if a.confident)
-    for rank, answer in enumerate(answers, 1):
-        if apart and rank == sure + 1:
+    answers, less_likely = result.shown(newer_first)
+    for rank, answer in enumerate(answers + less_likely, 1):
+        if less_likely and rank == len(answers) + 1:
             print("Less likely, but also found in the archive:")
         hedge = "" if answer.confident else ", not confident"
         print(f"{rank}. {answer.text}  [{answer.score:.0%}{hedge}]")

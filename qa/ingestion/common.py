@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 _FRONT_MATTER_KEYS = {"id", "title", "url", "published", "date", "source", "section", "category", "author"}
 TITLE_CHARS = 120  # an article without a title takes its first line's first this many characters
+_METADATA_KEYS = ("url", "published", "source", "section", "author")
 
 
 def shown_title(title: str) -> str:
@@ -28,7 +29,6 @@ def shown_title(title: str) -> str:
     if len(title) < TITLE_CHARS or " " not in title:
         return title
     return title.rsplit(" ", 1)[0].rstrip(" ,;:-–—") + "…"
-_METADATA_KEYS = ("url", "published", "source", "section", "author")
 
 
 class ArticleError(ValueError):

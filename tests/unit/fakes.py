@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from qa.reader import Reading, SpanCandidate
+from qa.reader import Calibration, Reading, SpanCandidate
 from qa.squad import normalize_answer
 from qa.types import Document
 
@@ -50,13 +50,15 @@ class FakeCalibration:
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self.ranking: dict[str, float] = {}  # none: candidates are ordered by `probability`
 
     def probability(self, candidate: SpanCandidate) -> float:
         return candidate.probability
 
     def alternative_probability(self, candidate: SpanCandidate, first: float) -> float:
         return candidate.probability  # as `Calibration` without alternatives
+
+    rank_score = probability  # no ranking: candidates are ordered by `probability`
+    shown_probabilities = Calibration.shown_probabilities  # the real rule: the others capped at the one above
 
 
 class FakeReader:

@@ -316,7 +316,9 @@ def test_the_alternatives_are_fitted_on_the_answers_below_the_first_and_saved(tm
     questions = []
     for _ in range(400):
         first = _typed(rng.uniform(1, 4), 0.5, dense=0.5)
-        others = [_typed(rng.uniform(-2, 1), 0.5, dense=rng.choice([0.1, 0.9])) for _ in range(2)]
+        # from other articles: spans of one article that overlap are one answer (`same_answer`)
+        others = [replace(_typed(rng.uniform(-2, 1), 0.5, dense=rng.choice([0.1, 0.9])), document_id=f"other-{i}")
+                  for i in range(2)]
         questions.append((False, [(first, float(rng.random() < 0.7))]
                           + [(c, float(c.dense_score > 0.5)) for c in others]))
     base = fit(questions, ("margin", "dense_score"), per_question=1)

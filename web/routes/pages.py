@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.feedback import Feedback, FeedbackError, FeedbackUnavailable, find_span
 from qa.ingestion.adding import NOT_ADDED, AddArticleError, pasted_article, uploaded_article
-from qa.pipeline import DeadlineExceeded, newest_first
+from qa.pipeline import DeadlineExceeded
 from qa.stores.base import BuildInProgressError, IndexWriteError
 from qa.validation import MAX_TOP_K, InvalidInput, check_document_id, check_text, clean_question
 from web.deps import DeadlineDep, Services, ServicesDep, from_another_site, key_matches, templates
@@ -72,13 +72,10 @@ def _answer_question(services: Services, index, context: dict, q: str, filters_i
         return 503
     context["several_articles"] = result.several_articles
     context["result"] = result
-    # Below a confident answer, the less likely ones are a list of their own; without one, all are guesses.
-    # "Newer first" orders all the answers by date, each marked as it is.
-    apart = not result.no_answer and not context["recent"]
-    shown = newest_first(result.answers, confident_first=apart) if result.several_articles else result.answers
-    pairs = [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in shown]
-    context["answers"] = [p for p in pairs if p[0].confident] if apart else pairs
-    context["alternatives"] = [p for p in pairs if not p[0].confident] if apart else []
+    answers, less_likely = result.shown(newer_first=context["recent"])
+    context["answers"], context["alternatives"] = (
+        [(a, _split(a.context, a.start - a.context_start, a.end - a.context_start)) for a in group]
+        for group in (answers, less_likely))
     return 200
 
 
