@@ -33,6 +33,11 @@ DEFAULT_OVERLAP_SENTENCES = 1
 # long passage share. The reader was trained on 192-token windows (docs/training.md).
 DEFAULT_READER_WINDOW = 192
 DEFAULT_READER_STRIDE = 64
+# Retrieve small, read big (qa.reading): each retrieved chunk is read inside a window grown by whole
+# sentences of its article to about this many words (0: read the chunks as retrieved), windows of
+# one article merged, at most DEFAULT_READ_BUDGET_WORDS words read per question (0: no budget).
+DEFAULT_READ_WORDS = 0
+DEFAULT_READ_BUDGET_WORDS = 0
 FEEDBACK_FILE = "feedback.sqlite3"  # the feedback database's name in the index folder, by default
 
 
@@ -71,6 +76,10 @@ class Settings(BaseSettings):
     first_read_enough: float = Field(DEFAULT_FIRST_READ_ENOUGH, ge=0.0, le=1.0,
                                      description="the reader's probability of an answer among the first passages "
                                                  "that spares reading the rest")
+    read_words: int = Field(DEFAULT_READ_WORDS, ge=0, le=1000,
+                            description="words of the window read around each retrieved chunk; 0: the chunk")
+    read_budget_words: int = Field(DEFAULT_READ_BUDGET_WORDS, ge=0, le=20000,
+                                   description="words read per question at most; 0: no budget")
     no_answer_threshold: float | None = Field(None, ge=0.0, le=1.0, description="default: the reader's calibration")
     threads: int | None = None
     host: str = "127.0.0.1"

@@ -23,6 +23,7 @@ import numpy as np
 
 from tqdm import tqdm
 
+from qa.coverage import BUCKETS, bucket, coverage
 from qa.ingestion import slugify
 from qa.index import NewsIndex
 from qa.pipeline import Assistant
@@ -86,6 +87,37 @@ class Tally:
         return {name: round(100 * self.sums[name] / self.counts[name], 2) for name in self.sums}
 
 
+class ByCoverage:
+    """F1 per coverage bucket (`qa.coverage`): how much of the question the gold answer's sentence
+    repeats. Low-coverage questions name their story in words the answer's sentence does not hold,
+    and are the ones a reader loses when it sees too little context."""
+
+    def __init__(self) -> None:
+        self.scores: dict[str, dict[str, list[float]]] = {b: {} for b in BUCKETS}
+
+    @staticmethod
+    def bucket_of(example: SquadExample) -> str | None:
+        """The bucket of an answerable example, by its first gold answer; None when unanswerable."""
+        if example.is_impossible or not example.answers:
+            return None
+        start = example.answer_starts[0]
+        return bucket(coverage(example.question, example.context, start, start + len(example.answers[0])))
+
+    def add(self, example: SquadExample, **scores: float) -> None:
+        name = self.bucket_of(example)
+        if name is not None:
+            for metric, value in scores.items():
+                self.scores[name].setdefault(metric, []).append(value)
+
+    def report(self) -> dict:
+        out = {}
+        for name, metrics in self.scores.items():
+            counts = [len(v) for v in metrics.values()]
+            out[name] = {"questions": counts[0] if counts else 0,
+                         **{m: round(100 * statistics.fmean(v), 2) for m, v in metrics.items()}}
+        return {"coverage_buckets": out}
+
+
 FUSIONS = {"dense": (1.0, 0.0), "bm25": (0.0, 1.0), "rrf": (1.0, 1.0), "rrf_dense_1.5": (1.5, 1.0),
            "rrf_bm25_1.5": (1.0, 1.5)}
 
@@ -119,6 +151,7 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
     tally = Tally()
     latencies = []
     has_impossible = any(e.is_impossible for e in examples)
+    by_coverage = ByCoverage()
     for example in tqdm(examples, desc="reader", unit="q", mininterval=5):
         passage = Passage(0, "gold", example.title, 0, len(example.context), example.context, 1.0)
         started = time.perf_counter()
@@ -131,6 +164,7 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
         if not example.is_impossible:
             tally.add("exact_match", best_over_truths(exact_match, forced, example.answers))
             tally.add("f1", best_over_truths(f1_score, forced, example.answers))
+            by_coverage.add(example, f1=best_over_truths(f1_score, forced, example.answers))
         if has_impossible:
             truths = () if example.is_impossible else example.answers
             tally.add("with_threshold_exact_match", best_over_truths(exact_match, decided, truths))
@@ -141,6 +175,7 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
             else:
                 tally.add("answerable_answered", float(decided != ""))
     return {"mode": "reader", "questions": len(examples), "threshold": threshold, **tally.report(),
+            **by_coverage.report(),
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1)}
 
@@ -211,7 +246,7 @@ def candidate_features(candidate, probability: float) -> dict:
 
 
 def _tally_question(tally: Tally, example: SquadExample, result, top: str, article_ids: list[str],
-                    has_impossible: bool) -> None:
+                    has_impossible: bool, by_coverage: ByCoverage | None = None) -> None:
     """Add one question's scores (`result`: its `AskResult`; `top`: the answer given, "" for none)."""
     truths = () if example.is_impossible else example.accepted
     if not example.is_impossible:
@@ -224,6 +259,9 @@ def _tally_question(tally: Tally, example: SquadExample, result, top: str, artic
         tally.add("top3_f1", max([best_over_truths(f1_score, a, truths) for a in confident], default=0.0))
         tally.add("forced_top1_exact_match", best_over_truths(exact_match, forced, truths))
         tally.add("forced_top1_f1", best_over_truths(f1_score, forced, truths))
+        if by_coverage is not None:
+            by_coverage.add(example, forced_top1_f1=best_over_truths(f1_score, forced, truths),
+                            top1_f1=best_over_truths(f1_score, top, truths))
         tally.add("forced_top3_f1", max([best_over_truths(f1_score, c.text, truths)
                                          for c, _ in result.candidates[:3]], default=0.0))
         # What a person sees: the answers shown (confident or hedged guesses), up to three.
@@ -255,6 +293,7 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
     dump_file = open(dump, "w", encoding="utf-8") if dump else None
     tops: list[tuple[float, float]] = []  # per question: calibrated probability and F1 of the best candidate
     below: list[tuple[float, float]] = []  # the same of the second and third candidates (`Assistant.rank`)
+    by_coverage = ByCoverage()
     for example in tqdm(examples, desc="pipeline", unit="q", mininterval=5):
         result = assistant.ask(example.question, top_k=3)
         latencies.append(result.took_ms)
@@ -274,11 +313,12 @@ def evaluate_pipeline(assistant: Assistant, documents: list[Document], examples:
             predictions.append({"id": example.id, "question": example.question, "answer": top,
                                 "score": result.answers[0].score if result.answers else None, "gold": list(truths),
                                 "f1": round(100 * best_over_truths(f1_score, top, truths), 1)})
-        _tally_question(tally, example, result, top, article_ids, has_impossible)
+        _tally_question(tally, example, result, top, article_ids, has_impossible, by_coverage)
     if dump_file:
         dump_file.close()
     disagreeing = sum(1 for e in examples if e.alternatives)
     return {"mode": "pipeline", "questions": len(examples), "documents": len(documents), **tally.report(),
+            **by_coverage.report(),
             # questions whose articles disagree: another article's answer counts as right too
             **({"questions_with_disagreeing_articles": disagreeing} if disagreeing else {}),
             "threshold": assistant.threshold, "risk_coverage": risk_coverage(tops), **reliability(tops),

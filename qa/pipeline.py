@@ -12,10 +12,12 @@ import time
 from dataclasses import dataclass, field
 
 from qa.chunking import split_sentences
-from qa.config import DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ, Settings
+from qa.config import (DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ,
+                       DEFAULT_READ_BUDGET_WORDS, DEFAULT_READ_WORDS, Settings)
 from qa.index import NewsIndex
 from qa.live import LiveIndex
 from qa.reader import ExtractiveReader, Reading, SpanCandidate
+from qa.reading import plan_windows
 from qa.stores.base import IndexLoadError
 from qa.types import Answer, Filters, Passage, Support
 
@@ -196,11 +198,13 @@ class Assistant:
     def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader,
                  passages_to_read: int = DEFAULT_PASSAGES_TO_READ, threshold: float | None = None,
                  first_read: int = DEFAULT_FIRST_READ,
-                 first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH) -> None:
+                 first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH, read_words: int = DEFAULT_READ_WORDS,
+                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS) -> None:
         self.index = index
         self.reader = reader
         self.passages_to_read = passages_to_read
         self.first_read, self.first_read_enough = first_read, first_read_enough
+        self.read_words, self.read_budget_words = read_words, read_budget_words
         self.threshold = reader.calibration.threshold if threshold is None else threshold
 
     @classmethod
@@ -208,7 +212,8 @@ class Assistant:
                       **overrides) -> Assistant:
         """The assistant `settings` describe (passages read, first read, threshold); `overrides` win."""
         values = {"passages_to_read": settings.passages_to_read, "threshold": settings.no_answer_threshold,
-                  "first_read": settings.first_read, "first_read_enough": settings.first_read_enough}
+                  "first_read": settings.first_read, "first_read_enough": settings.first_read_enough,
+                  "read_words": settings.read_words, "read_budget_words": settings.read_budget_words}
         return cls(index, reader, **{**values, **overrides})
 
     def current_index(self) -> NewsIndex | None:
@@ -245,7 +250,7 @@ class Assistant:
         if not passages and _matches_nothing(index, filters):
             return AskResult(question, [], [], _elapsed_ms(started), no_answer=True, message=NO_MATCH)
         _check_deadline(deadline, "after retrieval")
-        reading = self.read(question, passages)
+        reading = self.read(question, passages, index)
         _check_deadline(deadline, "after reading")
         kept = self.rank(reading.candidates)
         confident = bool(kept) and kept[0][1] >= self.threshold
@@ -261,9 +266,24 @@ class Assistant:
         """The passages to read: `passages_to_read` of them, or `top_k` when that is more."""
         return index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
 
-    def read(self, question: str, passages: list[Passage]) -> Reading:
-        """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`)."""
-        return self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+    def read(self, question: str, passages: list[Passage], index: NewsIndex | None = None) -> Reading:
+        """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`).
+
+        With `read_words`, each passage is read inside a window of its article (`qa.reading.plan_windows`:
+        grown by whole sentences, windows of one article merged, at most `read_budget_words` words); the
+        windows of the first `first_read` passages are read first. `passages_read` counts the retrieved
+        passages whose text was read."""
+        if not self.read_words or index is None:
+            return self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+
+        def text_of(document_id: str) -> str | None:
+            document = index.document(document_id)
+            return document.text if document is not None else None
+
+        windows = plan_windows(passages, text_of, self.read_words, self.read_budget_words or None)
+        first = sum(1 for w in windows if min(w.hits) < self.first_read) if self.first_read else 0
+        reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough)
+        return Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped

@@ -166,7 +166,8 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, max_length=args.window,
                               stride=args.stride)
     assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
-                                        first_read=args.first_read, first_read_enough=args.first_read_enough)
+                                        first_read=args.first_read, first_read_enough=args.first_read_enough,
+                                        read_words=args.read_words, read_budget_words=args.read_budget)
     dump.parent.mkdir(parents=True, exist_ok=True)
     evaluate_pipeline(assistant, indexed, split.asked, [d.id for d in documents], dump=dump)
     if args.crowd and args.crowd_questions:

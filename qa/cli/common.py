@@ -48,6 +48,10 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
                         help="passages read first, the rest only when no answer among them is likely enough; 0: all")
     parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
                         help="the reader's answer probability among the first passages that spares the rest")
+    parser.add_argument("--read-words", type=int, default=settings.read_words,
+                        help="words of the window read around each retrieved chunk (qa.reading); 0: the chunk")
+    parser.add_argument("--read-budget", type=int, default=settings.read_budget_words,
+                        help="words read per question at most; 0: no budget")
     parser.add_argument("--window", type=int, default=DEFAULT_READER_WINDOW, metavar="96..512",
                         help="tokens per reader window, question included (an ablation knob: the server reads "
                              "as the default does)")

@@ -92,7 +92,7 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
 
 def print_table(report: dict) -> None:
     """Scalars as `key  value` lines; nested reports (retrieval) as one column each."""
-    nested = {k: v for k, v in report.items() if isinstance(v, dict)}
+    nested = {k: v for k, v in report.items() if isinstance(v, dict) and k != "coverage_buckets"}
     width = max(len(k) for k in report)
     for key, value in report.items():
         if not isinstance(value, (dict, list)):
@@ -100,6 +100,8 @@ def print_table(report: dict) -> None:
     for point in report.get("risk_coverage") or []:
         print(f"  threshold {point['threshold']:.2f}: answers {point['coverage']:5.1f}% of questions, "
               f"{point['accuracy'] if point['accuracy'] is not None else '-'}% of them right")
+    for name, scores in (report.get("coverage_buckets") or {}).items():
+        print(f"  {name} coverage: " + ", ".join(f"{metric} {value}" for metric, value in scores.items()))
     if nested:
         rows = list(next(iter(nested.values())))
         width = max(len(r) for r in rows)
@@ -150,13 +152,15 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
     else:
         assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages,
                                             threshold=args.threshold, first_read=args.first_read,
-                                            first_read_enough=args.first_read_enough)
+                                            first_read_enough=args.first_read_enough,
+                                            read_words=args.read_words, read_budget_words=args.read_budget)
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], args.details,
                                    dump=args.dump)
         report["passages_read"] = args.passages
         report["chunking"] = {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences}
         two_step = 0 < args.first_read < args.passages
         report["first_read"] = [args.first_read, args.first_read_enough] if two_step else None
+        report["read_words"], report["read_budget_words"] = args.read_words, args.read_budget
     if kept is not None:
         report["unseen_by_calibration"] = {"articles_indexed": len(kept), "of_articles": len(articles)}
     report["index_build_seconds"] = round(archive["build_seconds"], 1)

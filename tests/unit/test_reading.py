@@ -1,0 +1,102 @@
+"""Windows read around the retrieved chunks (qa.reading), on hand-worked articles."""
+
+from qa.coverage import bucket, content_words, coverage
+from qa.reading import plan_windows
+from qa.types import Passage
+
+# Ten sentences of three words each ("S0 is here." ... "S9 is here."), one space apart: sentence i
+# starts at 12 * i and ends at 12 * i + 11.
+ARTICLE = " ".join(f"S{i} is here." for i in range(10))
+OTHER = "Izumo launched today. It is 241 meters long. Its crew is 470."
+
+
+def sentence(i: int) -> tuple[int, int]:
+    return 12 * i, 12 * i + 11
+
+
+def hit(doc: str, text: str, first: int, last: int, rank_score: float = 1.0) -> Passage:
+    start, end = sentence(first)[0], sentence(last)[1]
+    return Passage(0, doc, doc, start, end, text[start:end], rank_score)
+
+
+TEXTS = {"a": ARTICLE}
+
+
+def test_a_window_grows_mostly_backwards_by_whole_sentences_with_exact_offsets():
+    # Sentence 6 (3 words) grown to 12 words: 9 spare, 6 of them (70%) before, 3 after.
+    [window] = plan_windows([hit("a", ARTICLE, 6, 6)], TEXTS.get, words=12)
+    assert (window.passage.start, window.passage.end) == (sentence(4)[0], sentence(7)[1])
+    assert window.passage.text == ARTICLE[window.passage.start:window.passage.end]
+    assert window.hits == (0,)
+
+
+def test_at_the_start_of_an_article_the_growth_goes_after():
+    [window] = plan_windows([hit("a", ARTICLE, 0, 0)], TEXTS.get, words=12)
+    assert (window.passage.start, window.passage.end) == (0, sentence(3)[1])
+
+
+def test_at_the_end_of_an_article_the_rest_goes_before():
+    [window] = plan_windows([hit("a", ARTICLE, 9, 9)], TEXTS.get, words=12)
+    assert (window.passage.start, window.passage.end) == (sentence(6)[0], sentence(9)[1])
+
+
+def test_hits_of_one_article_that_overlap_or_touch_are_merged_in_the_best_hits_place():
+    other = Passage(0, "b", "b", 0, len(OTHER), OTHER, 0.9)
+    passages = [hit("a", ARTICLE, 2, 2), other, hit("a", ARTICLE, 4, 4)]
+    windows = plan_windows(passages, {**TEXTS, "b": OTHER}.get, words=6)
+    # Sentence 2 grows to 2-3 (3 words spare: 2 for before do not fit a 3-word sentence, so after),
+    # sentence 4 to 4-5, which touches 2-3: one window 2-5, read where the best hit is.
+    assert [w.passage.document_id for w in windows] == ["a", "b"]
+    first = windows[0]
+    assert first.hits == (0, 2)
+    assert (first.passage.start, first.passage.end) == (sentence(2)[0], sentence(5)[1])
+    assert first.passage.score == 1.0  # the best hit's scores and rank stay with the window
+    assert first.passage.text == ARTICLE[first.passage.start:first.passage.end]
+
+
+def test_no_text_is_read_twice():
+    passages = [hit("a", ARTICLE, 3, 4), hit("a", ARTICLE, 4, 4), hit("a", ARTICLE, 2, 3)]
+    windows = plan_windows(passages, TEXTS.get, words=12)
+    assert len(windows) == 1 and windows[0].hits == (0, 1, 2)
+    spans = [(w.passage.start, w.passage.end) for w in windows]
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(sorted(spans), sorted(spans)[1:]))
+
+
+def test_far_apart_hits_of_one_article_stay_two_windows():
+    windows = plan_windows([hit("a", ARTICLE, 0, 0), hit("a", ARTICLE, 9, 9)], TEXTS.get, words=6)
+    assert [(w.passage.start, w.passage.end) for w in windows] == [(0, sentence(1)[1]),
+                                                                  (sentence(8)[0], sentence(9)[1])]
+
+
+def test_the_budget_is_respected_and_the_first_window_always_read():
+    passages = [hit("a", ARTICLE, 0, 0), hit("a", ARTICLE, 9, 9)]
+    # 12 + 12 words wanted, 18 allowed: the second is read ungrown (3 words: 15 in all).
+    windows = plan_windows(passages, TEXTS.get, words=12, budget=18)
+    words = sum(len(w.passage.text.split()) for w in windows)
+    assert words == 15 and words <= 18
+    assert (windows[1].passage.start, windows[1].passage.end) == sentence(9)
+    # Under the first window's own size, the first is still read and nothing else.
+    [only] = plan_windows(passages, TEXTS.get, words=12, budget=5)
+    assert only.hits == (0,)
+
+
+def test_a_chunk_whose_article_is_unknown_is_read_as_retrieved():
+    loose = Passage(3, "gone", "Gone", 10, 20, "some text.", 0.5)
+    [window] = plan_windows([loose], TEXTS.get, words=50)
+    assert window.passage == loose and window.hits == (0,)
+
+
+def test_coverage_counts_the_questions_content_words_in_the_answers_sentence():
+    context = ("The Izumo is Japan's largest warship since World War II. It is 241 meters long. "
+               "It carries 470 crew.")
+    at = context.index("241 meters")
+    question = "How long is the Izumo, Japan's largest warship?"
+    assert content_words(question) == {"long", "izumo", "japan", "largest", "warship"}
+    # "It is 241 meters long." repeats only "long": 1 of 5.
+    assert coverage(question, context, at, at + len("241 meters")) == 0.2
+    assert bucket(0.2) == "low"
+    first = context.index("Japan's largest")
+    # The first sentence holds "izumo", "japan", "largest", "warship" but not "long": 4 of 5.
+    assert coverage(question, context, first, first + 5) == 0.8
+    assert bucket(0.8) == "high" and bucket(0.4) == "mid" and bucket(0.7) == "high" and bucket(0.39) == "low"
+    assert coverage("Who is it?", context, at) == 1.0  # no content word: nothing missing
