@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+# scikit-learn is installed with every install: sentence-transformers, a base dependency, requires it.
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from qa.chunking import split_sentences

@@ -97,10 +97,13 @@ class ByCoverage:
 
     @staticmethod
     def bucket_of(example: SquadExample) -> str | None:
-        """The bucket of an answerable example, by its first gold answer; None when unanswerable."""
+        """The bucket of an answerable example, by its first gold answer; None when unanswerable or
+        when the answer's place in the context is unknown."""
         if example.is_impossible or not example.answers:
             return None
-        start = example.answer_starts[0]
+        start = example.answer_starts[0] if example.answer_starts else example.context.find(example.answers[0])
+        if start < 0:
+            return None
         return bucket(coverage(example.question, example.context, start, start + len(example.answers[0])))
 
     def add(self, example: SquadExample, **scores: float) -> None:
@@ -235,7 +238,8 @@ def reliability(tops: list[tuple[float, float]], bins: int = 10) -> dict:
 
 def candidate_features(candidate, probability: float) -> dict:
     """What `--dump` records of one candidate, for fitting the calibration offline."""
-    return {"text": candidate.text, "document_id": candidate.document_id, "calibrated": round(probability, 5),
+    return {"text": candidate.text, "document_id": candidate.document_id, "start": candidate.start,
+            "end": candidate.end, "calibrated": round(probability, 5),
             "span_score": round(candidate.span_score, 4), "null_score": round(candidate.null_score, 4),
             "probability": candidate.probability, "no_answer_probability": candidate.no_answer_probability,
             "dense_score": round(candidate.dense_score, 5), "passage_score": candidate.passage_score,

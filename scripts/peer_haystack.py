@@ -42,7 +42,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
-from qa.evaluation import CORRECT_F1, crowd_documents, documents_from_squad, percentile, sample, with_crowd  # noqa: E402
+from qa.evaluation import CORRECT_F1, ByCoverage, crowd_documents, documents_from_squad, percentile, sample, with_crowd  # noqa: E402
 from qa.squad import best_over_truths, exact_match, f1_score, load_squad  # noqa: E402
 
 CROWD = "crowd"
@@ -122,10 +122,12 @@ def ask(pipeline, question: str, origin: str) -> tuple[str, float]:
 
 def score(pipeline, path: Path, examples) -> dict:
     rows, latencies = [], []
+    by_coverage = ByCoverage()  # F1 per coverage bucket, as `newsqa evaluate` reports it
     for number, example in enumerate(examples):
         answer, took = ask(pipeline, example.question, path.name)
         latencies.append(took)
         truths = () if example.is_impossible else example.accepted
+        by_coverage.add(example, forced_top1_f1=best_over_truths(f1_score, answer, truths) if truths else 0.0)
         rows.append({"id": example.id, "answer": answer, "impossible": example.is_impossible,
                      "f1": best_over_truths(f1_score, answer, truths) if truths else 0.0,
                      "em": best_over_truths(exact_match, answer, truths) if truths else 0.0})
@@ -136,6 +138,7 @@ def score(pipeline, path: Path, examples) -> dict:
             "top1_f1": round(100 * statistics.fmean(r["f1"] for r in answerable), 2),
             "top1_exact_match": round(100 * statistics.fmean(r["em"] for r in answerable), 2),
             "right_at_top": round(100 * statistics.fmean(r["f1"] >= CORRECT_F1 for r in answerable), 2),
+            **by_coverage.report(),
             "latency_ms_p50": round(percentile(latencies, 0.5), 1),
             "latency_ms_p95": round(percentile(latencies, 0.95), 1), "answers": rows}
 

@@ -212,6 +212,8 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "candidates_per_question": args.candidates_per_question,
         "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},
+        # What the reader read around each passage (qa.reading): the dumps must be asked the same way.
+        "reading": {"read_words": args.read_words, "read_budget_words": args.read_budget},
         "reader_window": [args.window, args.stride],
         "chosen_by": f"accuracy >= {args.target_accuracy}%" if args.choose == "accuracy" else args.choose,
         "at_threshold": chosen,

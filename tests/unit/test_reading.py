@@ -1,8 +1,13 @@
 """Windows read around the retrieved chunks (qa.reading), on hand-worked articles."""
 
+import pytest
+
 from qa.coverage import bucket, content_words, coverage
+from qa.index import NewsIndex
+from qa.pipeline import Assistant
 from qa.reading import plan_windows
-from qa.types import Passage
+from qa.types import Document, Passage
+from tests.unit.fakes import FakeReader
 
 # Ten sentences of three words each ("S0 is here." ... "S9 is here."), one space apart: sentence i
 # starts at 12 * i and ends at 12 * i + 11.
@@ -100,3 +105,60 @@ def test_coverage_counts_the_questions_content_words_in_the_answers_sentence():
     assert coverage(question, context, first, first + 5) == 0.8
     assert bucket(0.8) == "high" and bucket(0.4) == "mid" and bucket(0.7) == "high" and bucket(0.39) == "low"
     assert coverage("Who is it?", context, at) == 1.0  # no content word: nothing missing
+
+
+# -- the reading order and stop rule, through the pipeline with a fake reader -------------------------
+LONG = Document(
+    id="izumo", title="Japan launches Izumo",
+    text="Japan launched the Izumo on Tuesday. The Izumo is Japan's largest warship since World War II. "
+         "Officials in Tokyo praised the shipyard. It is 241 meters long. It carries a crew of 470. "
+         "Neighbours voiced concern. China said it was watching closely. The ship cost 1.2 billion dollars.",
+)
+SHORT = Document(id="harbour", title="Harbour", text="The harbour reopened after repairs. Boats returned on Friday.")
+
+
+@pytest.fixture(scope="module")
+def chunked_index(fake_embedder):
+    return NewsIndex.build([LONG, SHORT], fake_embedder, max_words=10, overlap_sentences=0)
+
+
+def test_the_reader_reads_windows_with_exact_offsets_the_first_hits_windows_first(chunked_index):
+    reader = FakeReader([])
+    assistant = Assistant(chunked_index, reader, passages_to_read=4, first_read=2, read_words=25)
+    result = assistant.ask("How long is the Izumo, Japan's largest warship?")
+    call = reader.calls[0]
+    windows = call["passages"]
+    texts = {"izumo": LONG.text, "harbour": SHORT.text}
+    for window in windows:
+        assert window.text == texts[window.document_id][window.start:window.end]
+    # Every retrieved chunk's text is inside one window, and no two windows of an article overlap.
+    for hit in result.passages:
+        assert any(w.document_id == hit.document_id and w.start <= hit.start and hit.end <= w.end for w in windows)
+    for a in windows:
+        for b in windows:
+            if a is not b and a.document_id == b.document_id:
+                assert a.end <= b.start or b.end <= a.start
+    # `first`: the windows that hold the two best hits, which come first in the reading order.
+    best_two = result.passages[:2]
+    holding = [i for i, w in enumerate(windows)
+               if any(w.document_id == h.document_id and w.start <= h.start and h.end <= w.end for h in best_two)]
+    assert call["first"] == len(holding) and holding == list(range(len(holding)))
+    assert result.passages_read == len(result.passages)  # the fake read every window
+
+
+def test_passages_read_counts_the_hits_inside_the_windows_read(chunked_index):
+    reader = FakeReader([], passages_read=1)  # the first window was enough
+    assistant = Assistant(chunked_index, reader, passages_to_read=4, first_read=1, read_words=25)
+    result = assistant.ask("How long is the Izumo, Japan's largest warship?")
+    first_window = reader.calls[0]["passages"][0]
+    inside = [h for h in result.passages if h.document_id == first_window.document_id
+              and first_window.start <= h.start and h.end <= first_window.end]
+    assert result.passages_read == len(inside) >= 1
+    assert reader.calls[0]["first"] == 1
+
+
+def test_without_read_words_the_chunks_are_read_as_retrieved(chunked_index):
+    reader = FakeReader([])
+    result = Assistant(chunked_index, reader, passages_to_read=4, first_read=2, read_words=0).ask(
+        "How long is the Izumo?")
+    assert reader.calls[0]["passages"] == result.passages and reader.calls[0]["first"] == 2
