@@ -36,6 +36,10 @@ DEFAULT_READER_STRIDE = 64
 # Retrieve small, read big (qa.reading): each retrieved chunk is read inside a window grown by whole
 # sentences of its article to about this many words (0: read the chunks as retrieved), windows of
 # one article merged, at most DEFAULT_READ_BUDGET_WORDS words read per question (0: no budget).
+# Off by default: measured 2026-12-06 (docs/evaluation.md, "Reading the context an answer needs"),
+# 120 words won 3.3 F1 on the story calibration half but nothing on the report halves (-0.2 story,
+# -0.4 news, +1.1 SQuAD dev) at a higher latency and a worse calibration error, with this reader
+# (trained on 192-token windows; 384-token windows read worse). The calibration is fitted at 0.
 DEFAULT_READ_WORDS = 0
 DEFAULT_READ_BUDGET_WORDS = 0
 FEEDBACK_FILE = "feedback.sqlite3"  # the feedback database's name in the index folder, by default
@@ -102,6 +106,14 @@ class Settings(BaseSettings):
     # People's verdicts on answers (qa.feedback), whichever store holds the archive.
     feedback_db: Path | None = Field(None, description="the feedback database (default: "
                                                         "<index_dir>/feedback.sqlite3)")
+    # A served archive that follows its folders and feeds (qa.following, `newsqa serve --watch --feeds FILE`).
+    watch: bool = Field(False, description="sync the article folders into the served index as files change")
+    watch_settle_s: float = Field(1.0, ge=0.0, le=60.0, description="a changed file is read once it has been "
+                                                                     "still this long")
+    feeds: Path | None = Field(None, description="a file of RSS or Atom URLs, one a line, to follow")
+    feed_poll_s: float = Field(300.0, ge=1.0, description="seconds between two polls of one feed")
+    feed_timeout_s: float = Field(10.0, gt=0.0, le=300.0, description="the most one fetch of a feed or page takes")
+    feed_max_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="larger feeds and pages are not read")
 
     @field_validator("articles", mode="before")
     @classmethod

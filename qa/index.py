@@ -78,8 +78,10 @@ class NewsIndex:
     def document(self, document_id: str) -> Document | None:
         return self.store.document(document_id)
 
-    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20) -> DocumentPage:
-        return self.store.documents(filters, offset, limit)
+    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20, *,
+                  newest_first: bool = False) -> DocumentPage:
+        """A page of the matching articles, in id order or newest first (`Store.documents`)."""
+        return self.store.documents(filters, offset, limit, newest_first=newest_first)
 
     def stats(self) -> ArchiveStats:
         return self.store.stats()

@@ -160,7 +160,7 @@ class ArchiveStats:
 
 @dataclass(frozen=True)
 class DocumentPage:
-    """One page of a filtered, id-ordered listing of the archive."""
+    """One page of a filtered listing of the archive, in id order or newest first."""
 
     documents: list[Document]
     total: int  # documents matching the filters, on all pages

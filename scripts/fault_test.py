@@ -46,11 +46,13 @@ BUILD_SCRIPT = Path(__file__).resolve().parent / "build_index.py"
 PAUSE_TIMEOUT_S = 180
 
 
-def start_build_paused_at(point: str, articles: Path, index_dir: Path) -> subprocess.Popen:
-    """Start `build_index.py` as a subprocess and return once it sleeps at `point`."""
+def start_build_paused_at(point: str, articles: Path, index_dir: Path, *options: str) -> subprocess.Popen:
+    """Start `build_index.py` (with `options`, e.g. `--feeds FILE`) as a subprocess and return once it
+    sleeps at `point`."""
     env = {**os.environ, PAUSE_ENV: point, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     process = subprocess.Popen(
-        [sys.executable, str(BUILD_SCRIPT), "--articles", str(articles), "--index-dir", str(index_dir), "--quiet"],
+        [sys.executable, str(BUILD_SCRIPT), "--articles", str(articles), "--index-dir", str(index_dir), "--quiet",
+         *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT,
     )
     watchdog = threading.Timer(PAUSE_TIMEOUT_S, process.kill)  # a build that never pauses must not hang us

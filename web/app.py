@@ -3,7 +3,9 @@
 `create_app(settings)` loads the embedder, reader and index at start-up (or takes ready
 `Services`, as the tests do) and mounts the routers of `web.routes` and the static files.
 Middleware bounds request bodies (413) and questions in flight (503 + Retry-After); the
-handlers of `web.errors` answer every error.
+handlers of `web.errors` answer every error, with the body `web.openapi` documents. When the
+settings ask for it (`--watch`, `--feeds`), the lifespan starts the `qa.following.Follower` that
+keeps the served archive following its folders and feeds, and stops it at shutdown.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from qa import __version__
 from qa.config import Settings, get_settings
-from web import errors
+from web import errors, openapi
 from web.deps import WEB_DIR, Services, load_services
 from web.middleware import BodySizeLimit, QuestionQueue
 from web.routes import admin, ask, documents, feedback, pages
@@ -31,14 +33,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI):
         if getattr(app.state, "services", None) is None:
             app.state.services = load_services(settings)
-        yield
+        following = app.state.services.following  # the folders and feeds followed, if asked for
+        try:
+            if following is not None:
+                following.start()  # inside the try: a start that fails half-way is stopped too
+            yield
+        finally:
+            if following is not None:
+                following.stop()
 
     app = FastAPI(title="News QA", version=__version__, lifespan=lifespan,
-                  description="Ask questions about a folder of news articles; answers are cited spans.")
+                  description="Ask questions about a folder of news articles; answers are cited spans.",
+                  generate_unique_id_function=openapi.operation_id)
     app.state.services = services
-    errors.register(app)
-    for router in (ask.router, documents.router, admin.health_router, admin.router, feedback.router, pages.router):
+    routers = (ask.router, documents.router, admin.health_router, admin.router, feedback.router, pages.router)
+    for router in routers:
         app.include_router(router)
+    errors.register(app, [route for router in routers for route in router.routes])
+    openapi.install(app, settings)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     # The last added runs first: a busy server refuses before reading any body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)

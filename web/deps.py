@@ -13,14 +13,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, HTTPException, Query, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
 
 from qa.config import Settings
 from qa.embedding import Embedder
 from qa.feedback import Feedback, FeedbackStore, validate
+from qa.following import Follower
 from qa.index import NewsIndex
 from qa.ingestion.adding import add_article, finish_interrupted_adds
 from qa.ingestion.common import shown_title
@@ -28,10 +28,10 @@ from qa.live import LiveIndex
 from qa.pipeline import Assistant
 from qa.reader import ExtractiveReader
 from qa.stores import backend_from_settings
-from qa.validation import MAX_DOCUMENT_ID_CHARS
+from qa.validation import MAX_FILTER_VALUES
 from web.errors import NoIndexError
 from web.middleware import ARRIVED
-from web.schemas import FiltersIn
+from web.schemas import Day, FiltersIn, FilterValue
 
 WEB_DIR = Path(__file__).resolve().parent  # templates/ and static/ ship inside the package
 
@@ -48,6 +48,8 @@ class Services:
     # Defaulted so that code building Services by hand keeps working: the store is then the
     # one `settings.feedback_path()` names, as `load_services` puts it; its file is opened on first use.
     feedback: FeedbackStore | None = field(default=None)
+    # Following the article folders and feeds (`serve --watch --feeds`); started and stopped with the app.
+    following: Follower | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.feedback is None:
@@ -77,7 +79,8 @@ def load_services(settings: Settings) -> Services:
     finish_interrupted_adds(settings.articles, live_index.get())  # a server killed mid-upload
     reader = ExtractiveReader(settings.reader_model, backend=settings.reader_backend, threads=settings.threads)
     assistant = Assistant.from_settings(live_index, reader, settings)
-    return Services(settings, embedder, live_index, reader, assistant, FeedbackStore(settings.feedback_path()))
+    return Services(settings, embedder, live_index, reader, assistant, FeedbackStore(settings.feedback_path()),
+                    Follower.from_settings(live_index, settings))
 
 
 def get_services(request: Request) -> Services:
@@ -112,15 +115,17 @@ async def request_deadline(request: Request) -> float:
 DeadlineDep = Annotated[float, Depends(request_deadline)]
 
 
-def _presented_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.headers.get("x-api-key")
+# Declared as security schemes, so that /openapi.json says how a write presents the key (either
+# header); `web.openapi` marks them optional on a server without a key.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="The API key (NEWSQA_API_KEY) as `Authorization: Bearer <key>`")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
+                              description="The API key (NEWSQA_API_KEY) as `X-API-Key: <key>`")
 
 
-def require_write_key(request: Request, services: ServicesDep) -> None:
+def require_write_key(services: ServicesDep,
+                      bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+                      api_key: Annotated[str | None, Security(API_KEY_HEADER)]) -> None:
     """Endpoints that change state need the API key when one is configured (NEWSQA_API_KEY).
 
     Without a key the writes are open, which `python -m qa serve` allows on a loopback
@@ -129,7 +134,7 @@ def require_write_key(request: Request, services: ServicesDep) -> None:
     expected = services.settings.api_key
     if expected is None:
         return
-    presented = _presented_key(request)
+    presented = bearer.credentials.strip() if bearer is not None and bearer.credentials.strip() else api_key
     if presented is None:
         raise HTTPException(401, detail="this endpoint changes state and needs the API key: "
                             "send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
@@ -160,17 +165,15 @@ def key_matches(services: Services, presented: str | None) -> bool:
         presented.encode("utf-8", "surrogateescape"), expected.get_secret_value().encode("utf-8", "surrogateescape"))
 
 
-def query_filters(date_from: Annotated[str | None, Query(max_length=10)] = None,
-                  date_to: Annotated[str | None, Query(max_length=10)] = None,
-                  source: Annotated[list[str], Query(max_length=MAX_DOCUMENT_ID_CHARS)] = (),
-                  section: Annotated[list[str], Query(max_length=MAX_DOCUMENT_ID_CHARS)] = (),
-                  document_id: Annotated[list[str], Query(max_length=MAX_DOCUMENT_ID_CHARS)] = ()) -> FiltersIn:
-    """Filters from a query string: `?date_from=2005-01-01&section=politics&section=business`."""
-    try:
-        return FiltersIn(date_from=date_from, date_to=date_to, sources=list(source), sections=list(section),
-                         document_ids=list(document_id))
-    except ValidationError as err:
-        raise RequestValidationError(err.errors()) from None
+def query_filters(date_from: Annotated[Day | None, Query(description="Earliest publication date, inclusive")] = None,
+                  date_to: Annotated[Day | None, Query(description="Latest publication date, inclusive")] = None,
+                  source: Annotated[list[FilterValue], Query(max_length=MAX_FILTER_VALUES)] = (),
+                  section: Annotated[list[FilterValue], Query(max_length=MAX_FILTER_VALUES)] = (),
+                  document_id: Annotated[list[FilterValue], Query(max_length=MAX_FILTER_VALUES)] = ()) -> FiltersIn:
+    """Filters from a query string: `?date_from=2005-01-01&section=politics&section=business`; the
+    values follow the rules of `FiltersIn`, declared once in `web.schemas`."""
+    return FiltersIn.model_construct(date_from=date_from, date_to=date_to, sources=list(source),
+                                     sections=list(section), document_ids=list(document_id))
 
 
 QueryFiltersDep = Annotated[FiltersIn, Depends(query_filters)]

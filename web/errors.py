@@ -5,7 +5,9 @@ Routes and the code they call raise domain errors (`qa.validation.InvalidInput`,
 of HTTP; `STATUSES` says which status each one is answered with, for the JSON API (the
 handlers below) and the pages (which show the reason on a page with the same status).
 Every bad request is answered with a 4xx and a reason; an unexpected failure is logged and
-answered 500 without a traceback.
+answered 500 without a traceback. The JSON API answers every error with one body, a
+`web.schemas.Problem` (RFC 9457, `application/problem+json`): FastAPI's validation errors, the
+domain errors, HTTP errors and the middleware's refusals alike; `web.openapi` documents it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from qa.feedback import FeedbackError, FeedbackUnavailable, UnknownDocumentError
 from qa.ingestion.adding import AddArticleError, ArticleConflict
@@ -23,6 +25,7 @@ from qa.live import NO_INDEX
 from qa.pipeline import DeadlineExceeded
 from qa.stores.base import BuildInProgressError, DiskFullError, IndexWriteError, StoreUnavailableError
 from qa.validation import DocumentNotFound, InvalidInput
+from web.schemas import ProblemResponse
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +39,13 @@ class NoIndexError(Exception):
         super().__init__(f"{reason}. Build one with `newsqa build`")
 
 
+class FeedbackConflict(FeedbackError):
+    """Feedback whose offsets do not cite its answer in the article as the index holds it now (the
+    article may have changed since it was answered): every rule of the request alone is checked by
+    `web.schemas.FeedbackRequest` (its schema, and each span's start before its end: 422), so what
+    `qa.feedback.validate` still refuses is a conflict with the article (409)."""
+
+
 # The most specific class of an error decides (a subclass listed before its base is not needed:
 # the lookup walks the error's class hierarchy).
 STATUSES: dict[type[Exception], int] = {
@@ -43,6 +53,7 @@ STATUSES: dict[type[Exception], int] = {
     DocumentNotFound: 404,
     FeedbackError: 422,
     UnknownDocumentError: 404,
+    FeedbackConflict: 409,
     FeedbackUnavailable: 503,
     AddArticleError: 422,
     ArticleConflict: 409,
@@ -86,49 +97,77 @@ def detail_of(error: BaseException, request: Request) -> str:
     return _printable(str(error))
 
 
-def _validation_message(errors: list[dict]) -> str:
-    parts = []
+_WHOLE_BODY = {
+    "json_invalid": "the request body is not valid JSON",
+    "missing": "the request body is missing: send a JSON object such as {\"question\": \"...\"}",
+    "model_attributes_type": "the request body must be a JSON object such as {\"question\": \"...\"}",
+}
+_WHOLE_BODY["dict_type"] = _WHOLE_BODY["model_type"] = _WHOLE_BODY["model_attributes_type"]
+_LOCATIONS = ("body", "query", "path", "header")
+
+
+def field_problems(errors: list[dict]) -> list[dict]:
+    """FastAPI's validation errors as `FieldProblem`s: where, which field, and why in words."""
+    problems = []
     for error in errors:
         kind, loc = error.get("type"), tuple(error.get("loc", ()))
-        if kind == "json_invalid":
-            return "the request body is not valid JSON"
-        if loc == ("body",) and kind == "missing":
-            return "the request body is missing: send a JSON object such as {\"question\": \"...\"}"
-        if loc == ("body",) and kind in ("model_attributes_type", "dict_type", "model_type"):
-            return "the request body must be a JSON object such as {\"question\": \"...\"}"
-        location = ".".join(str(p) for p in loc if p not in ("body", "query", "path"))
+        where = loc[0] if loc and loc[0] in _LOCATIONS else "body"
+        path = loc[1:] if loc and loc[0] in _LOCATIONS else loc
+        field = ".".join(str(part) for part in path)
+        if kind == "json_invalid" or (not path and kind in _WHOLE_BODY):
+            return [{"location": "body", "field": "", "message": _WHOLE_BODY[kind]}]
         if kind == "extra_forbidden":
-            parts.append(f"unknown field {str(loc[-1])!r}")
-            continue
-        message = str(error.get("msg")).removeprefix("Value error, ")
-        parts.append(f"{location}: {message}" if location else message)
-    return _printable("; ".join(parts) or "invalid request")
+            message = f"unknown field {str(path[-1])!r}"
+        else:
+            message = str(error.get("msg")).removeprefix("Value error, ")
+        problems.append({"location": where, "field": _printable(field), "message": _printable(message)})
+    return problems or [{"location": "body", "field": "", "message": "invalid request"}]
 
 
-async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation_detail(problems: list[dict]) -> str:
+    return "; ".join(p["message"] if not p["field"] or p["message"].startswith("unknown field")
+                     else f"{p['field']}: {p['message']}" for p in problems)
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> ProblemResponse:
     errors = exc.errors()
     status = 400 if any(e.get("type") == "json_invalid" for e in errors) else 422
-    return JSONResponse({"detail": _validation_message(errors)}, status_code=status)
+    problems = field_problems(errors)
+    return ProblemResponse(status, _validation_detail(problems), errors=problems)
 
 
-async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def on_domain_error(request: Request, exc: Exception) -> ProblemResponse:
     retry_after = _lookup(RETRY_AFTER, exc)
-    return JSONResponse({"detail": detail_of(exc, request)}, status_code=status_of(exc),
-                        headers={"Retry-After": retry_after} if retry_after else None)
+    return ProblemResponse(status_of(exc), detail_of(exc, request),
+                           headers={"Retry-After": retry_after} if retry_after else None)
 
 
-async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = _printable(exc.detail) if isinstance(exc.detail, str) else exc.detail
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+def _allow(routes: list[Route], scope) -> str | None:
+    """Every method of the resource the request's path names, as the API document has them (Starlette's
+    own `Allow` lists the first route that matches the path only: "POST" for `/ask`, which answers GET too)."""
+    matching = [r for r in routes if r.matches(scope)[0] != Match.NONE]
+    if not matching:
+        return None
+    return ", ".join(sorted({m for r in matching if r.path == matching[0].path for m in r.methods or ()}))
 
 
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allowed := _allow(request.app.state.api_routes, request.scope)):
+        headers["Allow"] = allowed
+    return ProblemResponse(exc.status_code, _printable(detail), headers=headers or None)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
     LOG.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+    return ProblemResponse(500, "internal error; see the server log")
 
 
-def register(app: FastAPI) -> None:
-    """Install the handlers: validation, every domain error of `STATUSES`, HTTP errors, the rest."""
+def register(app: FastAPI, routes: list[Route]) -> None:
+    """Install the handlers: validation, every domain error of `STATUSES`, HTTP errors, the rest;
+    `routes` are the app's routes, whose methods a 405 lists in `Allow`."""
+    app.state.api_routes = routes
     app.add_exception_handler(RequestValidationError, on_validation_error)
     for error in STATUSES:
         app.add_exception_handler(error, on_domain_error)

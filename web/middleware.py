@@ -1,6 +1,6 @@
 """ASGI middleware that protects the models: bounded request bodies (413) and a bounded
 number of questions in flight, the next ones waiting their turn in a bounded queue (503 +
-Retry-After past it)."""
+Retry-After past it). Refusals are `web.schemas.Problem` bodies, as every error of the API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections import deque
 from urllib.parse import parse_qsl
 
-from fastapi.responses import JSONResponse
+from web.schemas import ProblemResponse
 
 
 ARRIVED = "newsqa_arrived"  # request state: `time.monotonic()` when the question arrived, before any wait
@@ -24,8 +24,8 @@ def _is_question(scope) -> bool:
                                                                keep_blank_values=True)}
 
 
-async def _send_json(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-    response = JSONResponse({"detail": detail}, status_code=status, headers=headers)
+async def _send_problem(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    response = ProblemResponse(status, detail, headers=headers)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
 
@@ -51,10 +51,10 @@ class BodySizeLimit:
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                await _send_json(send, 400, "Content-Length is not a number")
+                await _send_problem(send, 400, "Content-Length is not a number")
                 return
             if int(declared) > limit:
-                await _send_json(send, 413, too_large)
+                await _send_problem(send, 413, too_large)
                 return
         body = await self._read(receive, send, limit, too_large)
         if body is None:
@@ -81,7 +81,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _send_json(send, 413, too_large)
+                await _send_problem(send, 413, too_large)
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -114,7 +114,7 @@ class QuestionQueue:
         scope.setdefault("state", {})[ARRIVED] = time.monotonic()
         if not await self._acquire():
             busy = "is full" if len(self.waiting) >= self.max_waiting else f"did not free up within {self.wait_s:g} s"
-            await _send_json(send, 503, f"the server is busy: {self.limit} questions in flight and the queue {busy} "
+            await _send_problem(send, 503, f"the server is busy: {self.limit} questions in flight and the queue {busy} "
                              "(NEWSQA_MAX_IN_FLIGHT, NEWSQA_QUEUE_WAIT_S); retry shortly",
                              {"Retry-After": str(self.retry_after_s)})
             return

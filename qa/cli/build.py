@@ -5,6 +5,7 @@
     newsqa build --add new-story.html             # add or replace these files' articles only
     newsqa build --delete bbc-politics-012 old-id  # remove articles by id
     newsqa build --full                           # a new version from scratch
+    newsqa build --feeds feeds.txt                # one pass over these RSS/Atom feeds (one URL a line)
     NEWSQA_STORE=... newsqa build                 # the same, into the store configured (docs/operations.md)
 
 A sync compares the articles with what the index holds (a content fingerprint per
@@ -20,7 +21,11 @@ entry), .json and .jsonl records {"id", "title", "text", "url"?, "published"?, "
 text layer, an .xml file that is no feed or a feed entry without text is named and skipped.
 A malformed article stops the build with its file (and line) named, and the current index
 keeps serving.
-Exit status: 0 done (or nothing to do), 1 bad input, 2 another build running, 3 store unreachable.
+With --feeds, each feed is fetched once (a conditional GET) and each new or changed entry is saved
+as an article file in `feeds/` of the first article folder, with the linked page's main text, and
+indexed; nothing else is synced. `newsqa serve --feeds FILE` does the same every NEWSQA_FEED_POLL_S.
+Exit status: 0 done (or nothing to do), 1 bad input, 2 another build running, 3 store unreachable,
+4 the index could not be written, 5 (--feeds) some feeds could not be read (named; the others were indexed).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                         help="add or replace the articles of these files only; nothing else is removed")
     parser.add_argument("--delete", nargs="+", metavar="ID", help="remove these article ids; nothing is read")
     parser.add_argument("--full", action="store_true", help="write a new version from scratch (a sync)")
+    parser.add_argument("--feeds", type=Path, metavar="FILE",
+                        help="one pass over the RSS/Atom feeds listed in FILE (one http(s) URL a line): new and "
+                             "changed entries are saved in <first article folder>/feeds/ and indexed")
     parser.add_argument("--index-dir", type=Path, default=None, help="the folder store's folder (default: NEWSQA_INDEX_DIR)")
     store_option(parser)
     chunking_options(parser)
@@ -85,6 +93,26 @@ def servable(backend: StoreBackend, embedder: Embedder) -> bool:
     return True
 
 
+def follow_feeds(args: argparse.Namespace, settings, backend: StoreBackend, embedder: Embedder) -> int:
+    """--feeds: one pass over the feeds; the exit status (5 when a feed could not be read)."""
+    from qa.following import poll_feeds_once
+    from qa.following.fetch import shown_url
+
+    done = poll_feeds_once(args.feeds, args.articles or settings.articles, backend, embedder,
+                           timeout_s=settings.feed_timeout_s, max_bytes=settings.feed_max_bytes)
+    for poll in done.polls:
+        if poll.error is not None:
+            print(f"feed {shown_url(poll.url)} skipped: {poll.error}", file=sys.stderr)
+        elif poll.not_modified:
+            print(f"feed {shown_url(poll.url)}: not modified")
+        else:
+            print(f"feed {shown_url(poll.url)}: {len(poll.entries)} entries, {len(poll.written)} new or changed"
+                  + (f", {len(poll.skipped)} not kept (no text, or no guid, link or title)" if poll.skipped else ""))
+    if done.summary is not None:
+        report(done.summary, f"the {backend.name} index")
+    return 5 if done.failed else 0
+
+
 def write(args: argparse.Namespace, settings, backend: StoreBackend, embedder: Embedder) -> BuildSummary:
     """The sync, --add or --delete the options ask for."""
     chunking = {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences}
@@ -105,9 +133,10 @@ def write(args: argparse.Namespace, settings, backend: StoreBackend, embedder: E
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     options = parser(prog)
     args = options.parse_args(argv)
-    if sum(bool(x) for x in (args.add, args.delete, args.articles and (args.add or args.delete))) > 1 or (
-            args.full and (args.add or args.delete)):
-        options.error("use one of: a sync (--articles, optionally --full), --add, or --delete")
+    if sum(bool(x) for x in (args.add, args.delete, args.feeds, args.articles and (args.add or args.delete))) > 1 or (
+            args.full and (args.add or args.delete or args.feeds)):
+        options.error("use one of: a sync (--articles, optionally --full), --add, --delete, or --feeds (with "
+                      "--articles naming the folder that keeps the entries)")
     log_at(logging.WARNING if args.quiet else logging.INFO)
     settings = settings_from(args, index_dir="index_dir", store="store")
     backend = backend_from_settings(settings)
@@ -115,6 +144,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         if args.if_needed and servable(backend, embedder):
             return 0
+        if args.feeds:
+            return follow_feeds(args, settings, backend, embedder)
         summary = write(args, settings, backend, embedder)
     except (ArticleError, ValueError) as err:
         print(f"error: {err}\nThe index was not changed.", file=sys.stderr)

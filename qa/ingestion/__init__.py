@@ -32,8 +32,8 @@ from pathlib import Path
 from qa.ingestion.common import ArticleError, SkippedArticle, _report, normalize_date, repair_encoding, slugify
 from qa.types import Document, SkippedFile
 
-__all__ = ["SUPPORTED_SUFFIXES", "ArticleError", "SkippedArticle", "load_articles", "load_file", "normalize_date",
-           "slugify"]
+__all__ = ["SUPPORTED_SUFFIXES", "ArticleError", "SkippedArticle", "article_files", "load_articles", "load_file",
+           "normalize_date", "slugify"]
 
 # suffix -> the module of qa.ingestion that reads it (each exposes `load(path, stem, skipped)`)
 _FORMATS = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "records",
@@ -56,7 +56,7 @@ def load_file(path: Path, root: Path | None = None, *, skipped: list[SkippedFile
     return [repair_encoding(document) for document in reader.load(path, stem, skipped)]
 
 
-def _article_files(path: Path) -> tuple[list[Path], Path]:
+def article_files(path: Path) -> tuple[list[Path], Path]:
     """The supported files under a folder (recursively, hidden ones left out) or the file itself, and their root."""
     if path.is_dir():
         files = sorted(
@@ -81,7 +81,7 @@ def load_articles(paths: list[Path | str], *, skipped: list[SkippedFile] | None 
     documents: list[Document] = []
     seen: dict[str, str] = {}
     for raw in paths:
-        files, root = _article_files(Path(raw))
+        files, root = article_files(Path(raw))
         for file in files:
             try:
                 loaded = load_file(file, root, skipped=skipped)

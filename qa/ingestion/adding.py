@@ -25,13 +25,13 @@ import json
 import logging
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.index import NewsIndex
 from qa.ingestion import SUPPORTED_SUFFIXES, ArticleError, load_file, normalize_date, slugify
+from qa.ingestion.common import write_atomic
 from qa.stores.base import IndexWriteError, write_failure
 from qa.sync import sync_index
 from qa.types import Document, SkippedFile
@@ -61,7 +61,8 @@ class AddedArticle:
 
 
 def archive_folder(articles: list[Path]) -> Path:
-    """The folder new articles go to: `added/` in the first configured article folder."""
+    """The archive folder: the first configured article folder that exists (added articles go to its
+    `added/`, followed feeds' entries to its `feeds/`)."""
     for path in articles:
         if Path(path).is_dir():
             return Path(path)
@@ -125,8 +126,8 @@ def add_article(name: str, data: bytes, articles: list[Path], index: NewsIndex) 
         folder.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
         if not existed:
-            _write_atomic(marker, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
-        _write_atomic(path, data)
+            write_atomic(marker, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        write_atomic(path, data)
     except OSError as err:
         marker.unlink(missing_ok=True)
         raise write_failure(err, folder, "the article") from err
@@ -149,18 +150,6 @@ def add_article(name: str, data: bytes, articles: list[Path], index: NewsIndex) 
         marker.unlink(missing_ok=True)
     return AddedArticle([d.id for d in documents], summary.version, summary.embedded_chunks,
                         round(time.time() - started, 2))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 def finish_interrupted_adds(articles: list[Path], index: NewsIndex | None) -> list[str]:

@@ -7,7 +7,9 @@ loads none of the format parsers.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import tempfile
 from dataclasses import replace
 from datetime import datetime, timezone
 from itertools import pairwise
@@ -88,11 +90,15 @@ def normalize_date(value: str) -> str:
                 continue
         else:
             raise ValueError(f"unreadable date {value!r} (use YYYY-MM-DD)") from None
+    # Written by hand, not strftime: the C library writes a year before 1000 without its leading
+    # zeros ("99-01-01"), a date no reader, this one included, takes back.
+    day = f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}"
     if len(text) <= 10 or (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0) and "T" not in text:
-        return parsed.strftime("%Y-%m-%d")
+        return day
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+        day = f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}"
+    return f"{day}T{parsed.hour:02d}:{parsed.minute:02d}:{parsed.second:02d}Z"
 
 
 def _guessed_date(value: str | None) -> str | None:
@@ -103,6 +109,28 @@ def _guessed_date(value: str | None) -> str | None:
         return normalize_date(value)
     except ValueError:
         return None
+
+
+def write_atomic(path: Path, data: bytes, *, new: bool = False) -> bool:
+    """`data` at `path`, whole or not at all: a hidden temporary file beside it, fsynced, then renamed
+    over it. With `new`, only if no file is there yet (linked into place): False when one was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not new:
+            os.replace(temporary, path)
+            return True
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def slugify(value: str) -> str:

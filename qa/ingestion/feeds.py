@@ -51,27 +51,35 @@ def _fragment_text(markup: str) -> str:
 
 
 def _parse_feed(path: Path) -> feedparser.FeedParserDict:
-    """The parsed feed; an `.xml` file that is no feed is skipped, a broken `.rss`/`.atom` is refused.
+    """The parsed feed; an `.xml` file that is no feed is skipped, a broken `.rss`/`.atom` is refused."""
+    return parse_feed(path.read_bytes(), path, not_a_feed=SkippedArticle if path.suffix.lower() == ".xml" else None)
+
+
+def parse_feed(data: bytes, where: Path | str, not_a_feed: type[ArticleError] | None = None,
+               base_url: str | None = None) -> feedparser.FeedParserDict:
+    """`data` parsed as an RSS or Atom feed (a file's bytes, or a body fetched from `base_url`,
+    against which relative links are resolved); errors name `where`.
 
     feedparser reads real-world feeds leniently (an unescaped `&` is common): a feed it could read
-    entries from despite errors is kept, with a warning; one it could read nothing from is an error.
+    entries from despite errors is kept, with a warning; one it could read nothing from is an
+    `ArticleError` naming `where` and the line (`not_a_feed` instead, when given, for bytes that
+    are no feed at all).
     """
-    data = path.read_bytes()
+    # Read as a file is (the server's content type is often wrong for feeds), links resolved against base_url.
+    headers = {"content-location": base_url, "content-type": "application/xml"} if base_url else None
     try:
-        parsed = feedparser.parse(io.BytesIO(data))
+        parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
     except Exception as err:  # feedparser should not raise, but a library failure must still name the file
-        raise ArticleError(path, f"not a readable feed ({_library_error(err)})") from None
+        raise ArticleError(where, f"not a readable feed ({_library_error(err)})") from None
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     malformed = isinstance(problem, xml.sax.SAXException)  # other reasons (an encoding override) are benign
     line, why = _xml_problem(data, problem) if malformed else (None, "")
     if not parsed.get("version"):
-        if path.suffix.lower() == ".xml":
-            raise SkippedArticle(path, "not an RSS or Atom feed")
-        raise ArticleError(path, "not an RSS or Atom feed" + why, line)
+        raise (not_a_feed or ArticleError)(where, "not an RSS or Atom feed" + why, line)
     if malformed and not parsed.entries:
-        raise ArticleError(path, "malformed feed" + why, line)
+        raise ArticleError(where, "malformed feed" + why, line)
     if malformed:
-        logger.warning("%s:%s: malformed feed read leniently%s", path, line, why)
+        logger.warning("%s:%s: malformed feed read leniently%s", where, line, why)
     return parsed
 
 
@@ -83,7 +91,7 @@ def _xml_problem(data: bytes, problem: xml.sax.SAXException) -> tuple[int | None
     return line, f" ({problem.getMessage()})"
 
 
-def _entry_text(entry: feedparser.FeedParserDict) -> tuple[str, bool]:
+def entry_text(entry: feedparser.FeedParserDict) -> tuple[str, bool]:
     """The entry's full content, else its summary; the flag says the text is only the summary."""
     content = (entry.get("content") or [None])[0]
     for detail, summary_only in ((content, False), (entry.get("summary_detail"), True)):
@@ -98,7 +106,7 @@ def _detail_text(detail: feedparser.FeedParserDict) -> str:
     return _fragment_text(value) if (detail.get("type") or "text/html") in _HTML_TYPES else _clean_lines(value)
 
 
-def _entry_date(entry: feedparser.FeedParserDict) -> str | None:
+def entry_date(entry: feedparser.FeedParserDict) -> str | None:
     """When the entry was published (else last updated), in UTC as feedparser normalizes it."""
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
@@ -106,13 +114,17 @@ def _entry_date(entry: feedparser.FeedParserDict) -> str | None:
     return normalize_date(datetime(*parsed[:6], tzinfo=timezone.utc).isoformat())
 
 
+def entry_section(entry: feedparser.FeedParserDict) -> str | None:
+    """The entry's first category (its label, else its term)."""
+    return next((t.get("label") or t.get("term") for t in entry.get("tags") or () if t.get("label") or t.get("term")),
+                None)
+
+
 def _entry_document(entry: feedparser.FeedParserDict, stem: str, source: str | None, path: Path,
                     text: str, summary_only: bool) -> Document:
     key = entry.get("id") or entry.get("link") or f"{entry.get('title', '')}\n{text}"
-    tag = next((t.get("label") or t.get("term") for t in entry.get("tags") or () if t.get("label") or t.get("term")),
-               None)
-    metadata = {"url": entry.get("link"), "published": _entry_date(entry), "source": source, "section": tag,
-                "author": entry.get("author")}
+    metadata = {"url": entry.get("link"), "published": entry_date(entry), "source": source,
+                "section": entry_section(entry), "author": entry.get("author")}
     return Document(
         id=f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:10]}",
         title=" ".join((entry.get("title") or "").split()) or text.split("\n", 1)[0][:TITLE_CHARS],
@@ -132,7 +144,7 @@ def _load_feed(path: Path, stem: str, skipped: list[SkippedFile] | None) -> list
     seen: set[str] = set()
     for number, entry in enumerate(parsed.entries, start=1):
         name = entry.get("id") or entry.get("link") or entry.get("title") or f"#{number}"
-        text, summary_only = _entry_text(entry)
+        text, summary_only = entry_text(entry)
         if not text:
             passed_over.append(SkippedFile(str(path), f"entry {name!r} has no text (no content, no summary)", name))
             continue

@@ -22,10 +22,10 @@ from qa.types import Document, SkippedFile
 _EXTRACTION_MODES: tuple[dict[str, bool], ...] = ({"favor_precision": True}, {})
 
 
-def _parse_page(path: Path) -> lxml.html.HtmlElement:
+def _parse_page(data: bytes, path: Path | str) -> lxml.html.HtmlElement:
     """The page's HTML tree; trafilatura decodes the bytes by the page's declared or detected charset."""
     try:
-        tree = trafilatura.load_html(path.read_bytes())
+        tree = trafilatura.load_html(data)
     except Exception as err:  # a parser's failure on one bad page must name the page, not end the build
         raise ArticleError(path, f"not a readable HTML page ({_library_error(err)})") from None
     if tree is None:
@@ -34,7 +34,7 @@ def _parse_page(path: Path) -> lxml.html.HtmlElement:
     return tree
 
 
-def _extract_page(path: Path, tree: lxml.html.HtmlElement) -> trafilatura.settings.Document:
+def _extract_page(path: Path | str, tree: lxml.html.HtmlElement) -> trafilatura.settings.Document:
     """The main text and metadata of a page, trying stricter modes first (see `_EXTRACTION_MODES`)."""
     for mode in _EXTRACTION_MODES:
         try:
@@ -46,17 +46,20 @@ def _extract_page(path: Path, tree: lxml.html.HtmlElement) -> trafilatura.settin
     raise ArticleError(path, "the page has no article text")
 
 
-def _load_html(path: Path, default_id: str) -> Document:
-    page = _extract_page(path, _parse_page(path))
+def page_document(data: bytes, where: Path | str, document_id: str) -> Document:
+    """The article of a web page's bytes (a saved file, or a page fetched from `where`, a URL):
+    its main text and its title, date, author, site and section. `ArticleError` names `where`
+    when the page holds no article text."""
+    page = _extract_page(where, _parse_page(data, where))
     text = _clean_lines(page.text)
     if not text:
-        raise ArticleError(path, "the page has no article text")
+        raise ArticleError(where, "the page has no article text")
     title = " ".join((page.title or "").split()) or text.split("\n", 1)[0][:TITLE_CHARS]
     metadata = {"url": page.url, "published": _guessed_date(page.date), "source": page.sitename,
                 "section": next((c for c in page.categories or () if c and c.strip()), None), "author": page.author}
-    return Document(id=default_id, title=title, text=text, path=str(path),
+    return Document(id=document_id, title=title, text=text, path=str(where),
                     **{key: value.strip() for key, value in metadata.items() if value and value.strip()})
 
 
 def load(path: Path, stem: str, skipped: list[SkippedFile] | None = None) -> list[Document]:
-    return [_load_html(path, stem)]
+    return [page_document(path.read_bytes(), path, stem)]

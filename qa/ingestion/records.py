@@ -1,4 +1,8 @@
-"""Articles as JSON records: `.jsonl` (one object a line) and `.json` (an object, a list, or `{"documents": [...]}`)."""
+"""Articles as JSON records: `.jsonl` (one object a line) and `.json` (an object, a list, or `{"documents": [...]}`).
+
+A record is `{"id"?, "title"?, "text", "url"?, "published"?, "source"?, "section"? or "category"?, "author"?,
+"summary_only"?}`; other keys are ignored (a followed feed's entry keeps its `"feed"` there).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from qa.ingestion.common import TITLE_CHARS, ArticleError, _metadata, _read_text
 from qa.types import Document, SkippedFile
 
 
-def _record_to_document(path: Path, record: object, default_id: str, line: int | None) -> Document:
+def record_document(path: Path, record: object, default_id: str, line: int | None = None) -> Document:
+    """The article a record gives, as `newsqa build` reads it; `ArticleError` (naming `path` and `line`) if none."""
     if not isinstance(record, dict):
         raise ArticleError(path, f"expected an object with 'title' and 'text', got {type(record).__name__}", line)
     text = record.get("text")
@@ -22,12 +27,16 @@ def _record_to_document(path: Path, record: object, default_id: str, line: int |
     doc_id = record.get("id")
     if doc_id is not None and not isinstance(doc_id, (str, int)):
         raise ArticleError(path, "'id' must be a string or a number", line)
+    summary_only = record.get("summary_only", False)
+    if not isinstance(summary_only, bool):
+        raise ArticleError(path, "'summary_only' must be true or false", line)
     text = text.replace("\r\n", "\n")
     return Document(
         id=str(doc_id) if doc_id not in (None, "") else default_id,
         title=(title or "").strip() or text.strip().split("\n", 1)[0][:TITLE_CHARS],
         text=text,
         path=str(path),
+        summary_only=summary_only,
         **_metadata(path, record, line),
     )
 
@@ -47,7 +56,7 @@ def _load_jsonl(path: Path, stem: str) -> list[Document]:
         except json.JSONDecodeError as err:
             raise ArticleError(path, f"invalid JSON: {err.msg} (column {err.colno})", number) from None
         default_id = _content_id(stem, record) if isinstance(record, dict) else stem
-        documents.append(_record_to_document(path, record, default_id, number))
+        documents.append(record_document(path, record, default_id, number))
     if not documents:
         raise ArticleError(path, "the file holds no records")
     return documents
@@ -68,7 +77,7 @@ def _load_json(path: Path, stem: str) -> list[Document]:
     for index, record in enumerate(records):
         default_id = stem if len(records) == 1 else (_content_id(stem, record) if isinstance(record, dict) else stem)
         try:
-            documents.append(_record_to_document(path, record, default_id, None))
+            documents.append(record_document(path, record, default_id, None))
         except ArticleError as err:
             raise ArticleError(path, f"record {index}: {err.reason}") from None
     return documents

@@ -38,16 +38,18 @@ from __future__ import annotations
 
 import errno
 import shutil
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from qa.types import ArchiveStats, Chunk, Document, DocumentPage, Filters, Passage  # noqa: F401
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009), the same in both stores
+T = TypeVar("T")
 
 
 class IndexLoadError(RuntimeError):
@@ -115,7 +117,11 @@ class Store(Protocol):
 
     def document(self, document_id: str) -> Document | None: ...
 
-    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20) -> DocumentPage: ...
+    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20, *,
+                  newest_first: bool = False) -> DocumentPage:
+        """A page of the documents matching `filters`, in id order, or `newest_first` (the order of
+        `newest_first_order`)."""
+        ...
 
     def stats(self) -> ArchiveStats: ...
 
@@ -261,6 +267,16 @@ def open_older(failure: IndexLoadError, older: list[str], open_version) -> Store
         log.error("%s", store.manifest["fallback_reason"])
         return store
     raise failure
+
+
+def newest_first_order(items: Iterable[T], document_id: Callable[[T], str],
+                       published: Callable[[T], str | None]) -> list[T]:
+    """`items` (one per document) newest first: by `published` descending (normalized ISO 8601
+    sorts as text in time order; a full date-time before a bare date of the same day), the undated
+    last, ties by id. Both stores list with this, so they list alike."""
+    ordered = sorted(items, key=document_id)
+    ordered.sort(key=lambda item: published(item) or "", reverse=True)  # stable: ties stay in id order
+    return ordered
 
 
 def passage_input(title: str, text: str) -> str:

@@ -133,6 +133,24 @@ class StoreContract:
         assert _ids(store.documents(limit=100)) == ids
         assert store.documents(offset=36, limit=5).documents == [] and store.documents(offset=36).total == 36
 
+    def test_listing_newest_first(self, store):
+        """Newest published first (a date-time before a bare date of the same day), the undated
+        last, ties by id; with filters and pages as in id order."""
+        listed = _ids(store.documents(limit=100, newest_first=True))
+        by_id = {d.id: d for d in ARCHIVE}
+        assert sorted(listed) == sorted(by_id) and listed[-1] == "undated-note"
+        assert by_id[listed[0]].published == max(d.published for d in ARCHIVE if d.published)
+        dates = [by_id[i].published for i in listed[:-1]]
+        assert dates == sorted(dates, reverse=True)
+        for earlier, later in zip(listed, listed[1:]):
+            if by_id[earlier].published == by_id[later].published:
+                assert earlier < later  # ties in id order
+        assert listed.index("bulk-028") == listed.index("bulk-000") + 1  # both 2004-11-01
+        bulk = Filters(sections=("bulk",))
+        expected = [i for i in listed if by_id[i].section == "bulk"]
+        page = store.documents(bulk, offset=3, limit=5, newest_first=True)
+        assert _ids(page) == expected[3:8] and page.total == len(expected)
+
     def test_stats_fingerprints_and_vectors(self, store, fake_embedder):
         stats = store.stats()
         assert stats == expected_stats(ARCHIVE)

@@ -96,25 +96,45 @@ def home(request: Request, services: ServicesDep, deadline: DeadlineDep,
         status = _answer_question(services, index, context, q, filters_in, deadline)
     context["archive"] = index.stats() if index is not None else None
     context["documents"] = context["archive"].documents if index is not None else 0
+    context["freshness"] = _freshness(services, index)
     return templates.TemplateResponse(request, "index.html", context, status_code=status)
 
 
 # -- the archive and the article pages ----------------------------------------------------------
+def _shown_time(value: str | None) -> str | None:
+    """`2026-12-05T10:31:07Z` as the pages show it: `2026-12-05 10:31 UTC`."""
+    if not value or len(value) < 16 or "T" not in value:
+        return value
+    return f"{value[:10]} {value[11:16]} UTC"
+
+
+def _freshness(services: Services, index) -> dict:
+    """When the archive last changed, and the feeds it follows with their last poll (the pages' lines)."""
+    manifest = index.manifest if index is not None else {}
+    following = services.following.status() if services.following is not None else {}
+    feeds = [{**feed, "checked_at": _shown_time(feed["checked_at"]), "updated_at": _shown_time(feed["updated_at"])}
+             for feed in following.get("feeds", [])]
+    return {"updated_at": _shown_time(manifest.get("updated_at") or manifest.get("built_at")), "feeds": feeds,
+            "watching": following.get("watching", False)}
+
+
 @router.get("/archive", response_class=HTMLResponse)
 def archive(request: Request, services: ServicesDep, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
-    """What the archive holds: counts, sections, sources, date span, and the articles, filtered and paged."""
+    """What the archive holds: counts, sections, sources, date span, when it was last updated and from
+    which feeds, and the articles, newest first, filtered and paged."""
     index = services.live_index.get()
     filters_in, filter_error = page_filters(request)
     context: dict = {"archive": None, "listing": None, "error": filter_error, "filters": filters_in or FiltersIn(),
-                     "page": page, "page_size": ARCHIVE_PAGE_SIZE}
+                     "page": page, "page_size": ARCHIVE_PAGE_SIZE, "freshness": None}
     status = 422 if filter_error else 200
     if index is None:
         context["error"], status = NO_INDEX_PAGE, 503
     else:
         context["archive"] = index.stats()
+        context["freshness"] = _freshness(services, index)
         if filter_error is None:
             context["listing"] = index.documents(filters_in.to_filters(), (page - 1) * ARCHIVE_PAGE_SIZE,
-                                                 ARCHIVE_PAGE_SIZE)
+                                                 ARCHIVE_PAGE_SIZE, newest_first=True)
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
     context["query"] = urlencode(query)
     return templates.TemplateResponse(request, "archive.html", context, status_code=status)

@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 
 from qa.bm25 import _stemmer, bm25_tokens, top_positions
-from qa.stores.base import IndexLoadError, best_fused_score, fuse, passage_input
+from qa.stores.base import IndexLoadError, best_fused_score, fuse, newest_first_order, passage_input
 from qa.stores.faiss.postings import SegmentedBM25
 from qa.stores.faiss.segment import Segment
 from qa.types import ArchiveStats, Document, DocumentPage, Filters, Passage
@@ -44,6 +44,7 @@ class FaissStore:
         self._db_lock = threading.RLock()  # the segments' connections, and reading the arrays once
         self._documents: OrderedDict[str, Document] = OrderedDict()
         self._stats: ArchiveStats | None = None
+        self._newest: np.ndarray | None = None  # article rows, newest first (read on first use)
         self._deleted_array = np.asarray(deleted, dtype=np.int64)
         self._deleted = {int(o) for o in deleted}
         self._stemmer = _stemmer()
@@ -268,12 +269,27 @@ class FaissStore:
                 self._documents.popitem(last=False)
             return document
 
-    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20) -> DocumentPage:
+    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20, *,
+                  newest_first: bool = False) -> DocumentPage:
         mask = self._document_mask(filters or Filters())
-        matching = [self.doc_ids[i] for i in np.flatnonzero(mask)]
-        matching.sort()
+        if newest_first:
+            order = self._newest_first()
+            matching = [self.doc_ids[i] for i in order[mask[order]]]
+        else:
+            matching = sorted(self.doc_ids[i] for i in np.flatnonzero(mask))
         page = [self.document(i) for i in matching[offset:offset + limit]]
         return DocumentPage([d for d in page if d is not None], len(matching), offset, limit)
+
+    def _newest_first(self) -> np.ndarray:
+        """The per-article rows newest first (`newest_first_order`), worked out once per version
+        from the segments' dates, when a listing first asks for that order."""
+        with self._db_lock:
+            if self._newest is None:
+                published = [value for segment in self.segments for (value,) in
+                             segment.db.execute("SELECT published FROM documents ORDER BY ordinal")]
+                rows = newest_first_order(range(len(self.doc_ids)), self.doc_ids.__getitem__, published.__getitem__)
+                self._newest = np.asarray(rows, dtype=np.int64)
+            return self._newest
 
     def stats(self) -> ArchiveStats:
         """Counted once, from the per-article arrays: a version never changes, and the page asks

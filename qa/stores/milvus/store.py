@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 
 import numpy as np
 
-from qa.stores.base import best_fused_score, fuse
+from qa.stores.base import best_fused_score, fuse, newest_first_order
 from qa.stores.milvus.connection import QUERY_WINDOW, _Connection, _guarded
 from qa.stores.milvus.expressions import FIRST_PARTS, Expr, _in, filter_expression
 from qa.stores.milvus.schema import DOCUMENT_FIELDS, PASSAGE_FIELDS
@@ -127,11 +128,17 @@ class MilvusStore:
         return documents.get(document_id)
 
     @_guarded
-    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20) -> DocumentPage:
-        """A page of the matching documents in id order. The ids of all matching documents are
-        read and sorted here (Milvus orders query results by nothing), then one page is fetched."""
+    def documents(self, filters: Filters | None = None, offset: int = 0, limit: int = 20, *,
+                  newest_first: bool = False) -> DocumentPage:
+        """A page of the matching documents in id order (or newest first). The ids of all matching
+        documents are read and sorted here (Milvus orders query results by nothing), then one page is fetched."""
         where = FIRST_PARTS & filter_expression(filters)
-        ids = sorted(row["document_id"] for row in self._conn.scan(self.collection, where, ["document_id"]))
+        rows = self._conn.scan(self.collection, where, ["document_id", "published"])
+        if newest_first:
+            rows = newest_first_order(rows, itemgetter("document_id"), lambda row: row.get("published"))
+        else:
+            rows = sorted(rows, key=itemgetter("document_id"))
+        ids = [row["document_id"] for row in rows]
         offset, limit = max(0, offset), max(0, limit)
         page = ids[offset:offset + limit]
         rows = self._conn.scan_in(self.collection, "document_id", page, DOCUMENT_FIELDS) if page else []

@@ -165,10 +165,15 @@ def test_documents_endpoint_and_ask_filters(archive, embedder, reader):
         assert [a["document_id"] for a in got["answers"]] == [a["document_id"] for a in answered["answers"]]
         empty = client.post("/ask", json={**body, "filters": {"sections": ["weather"]}}).json()
         assert empty["no_answer"] and empty["answers"] == [] and "matches these filters" in empty["message"]
-        for bad in ({"date_from": "March 2005"}, {"date_from": "2005-03-10", "date_to": "2005-03-01"},
-                    {"sections": [""]}, {"colour": "red"}):
+        for bad in ({"date_from": "March 2005"}, {"sections": [""]}, {"colour": "red"}):
             response = client.post("/ask", json={**body, "filters": bad})
             assert response.status_code == 422, bad
+        # A range that ends before it starts is empty: no article matches, and the message says why.
+        inverted = {"date_from": "2005-03-10", "date_to": "2005-03-01"}
+        empty = client.post("/ask", json={**body, "filters": inverted}).json()
+        assert empty["no_answer"] and empty["answers"] == []
+        assert "date_from 2005-03-10 is after date_to 2005-03-01" in empty["message"]
+        assert client.get("/documents", params=inverted).json()["total"] == 0
         for bad_day in ("2005-13-40", "2005W101", "20050301", "2005-W10-1"):
             assert client.get("/documents", params={"date_to": bad_day}).status_code == 422, bad_day
         page = client.get("/archive", params={"section": "sport"})

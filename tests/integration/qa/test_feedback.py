@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from qa.sync import rebuild_index
 from qa.squad import load_squad
 from web.app import create_app
 from scripts import export_feedback
+from tests.waiting import free_port
 from tests.conftest import SAMPLE_ARTICLES, SAMPLE_ID
 
 ANSWER = "United States, Britain and France"
@@ -110,14 +110,19 @@ def test_post_feedback_stores_right_and_corrected_answers(client, services, cite
 
 @pytest.mark.parametrize(("change", "status", "reason"), [
     ({"document_id": "no-such-article"}, 404, "no document with id"),
-    ({"start": 5, "end": 5}, 422, "0 <= start < end"),
-    ({"end": 10 ** 7}, 422, "0 <= start < end"),
+    # Offsets that do not cite the answer in the article as it is now: a conflict with the article.
+    ({"end": 10 ** 7}, 409, "0 <= start < end"),
+    ({"answer": "the United Kingdom"}, 409, "is not the article's text"),
+    ({"verdict": "wrong", "corrected_start": 0, "corrected_end": 10 ** 7}, 409, "corrected_start and corrected_end"),
+    # What the request alone gets wrong (its schema, and a span that ends where it starts, say so): 422.
+    ({"start": 5, "end": 5}, 422, "start must be before end"),
+    ({"verdict": "wrong", "corrected_start": 10, "corrected_end": 10}, 422,
+     "corrected_start must be before corrected_end"),
     ({"start": -1}, 422, "start"),
-    ({"answer": "the United Kingdom"}, 422, "is not the article's text"),
+    ({"answer": ""}, 422, "answer"),
     ({"verdict": "maybe"}, 422, "verdict"),
     ({"verdict": "wrong", "corrected_start": 3}, 422, "send both or neither"),
-    ({"verdict": "wrong", "corrected_start": 10, "corrected_end": 10}, 422, "corrected_start and corrected_end"),
-    ({"verdict": "wrong", "corrected_start": 0, "corrected_end": 10 ** 7}, 422, "corrected_start and corrected_end"),
+    ({"verdict": "wrong", "corrected_start": 3, "corrected_end": None}, 422, "send both or neither"),
     ({"verdict": "right", "corrected_start": 0, "corrected_end": 3}, 422, "goes with verdict 'wrong'"),
     ({"question": "  "}, 422, "must not be empty"),
     ({"question": "who \x07"}, 422, "control character"),
@@ -126,14 +131,14 @@ def test_post_feedback_stores_right_and_corrected_answers(client, services, cite
 def test_bad_feedback_is_refused_with_a_reason(client, cited, change, status, reason):
     response = client.post("/feedback", json={**cited, "verdict": "right", **change})
     assert response.status_code == status, response.text
-    assert reason in response.json()["detail"]
+    assert reason in response.json()["detail"] and response.json()["status"] == status
 
 
 def test_whitespace_correction_and_malformed_json_are_refused(client, cited, text):
     space = text.index(" ")
     response = client.post("/feedback", json={**cited, "verdict": "wrong", "corrected_start": space,
                                               "corrected_end": space + 1})
-    assert response.status_code == 422 and "only whitespace" in response.json()["detail"]
+    assert response.status_code == 409 and "only whitespace" in response.json()["detail"]
     response = client.post("/feedback", content=b'{"question": ', headers={"content-type": "application/json"})
     assert response.status_code == 400
 
@@ -249,17 +254,11 @@ def test_export_without_feedback_says_so(tmp_path, capsys):
     assert "no feedback at" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_feedback_survives_a_killed_server(tmp_path, embedder, cited):
     """The server is SIGKILLed the moment its 201 arrives: the row is on disk already."""
     index_dir = tmp_path / "index"
     rebuild_index([SAMPLE_ARTICLES], index_dir, embedder)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "NEWSQA_THREADS": "1"}
     env.pop("NEWSQA_API_KEY", None)  # loopback without a key: writes open
     server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index-dir", str(index_dir), "--port", str(port)],

@@ -81,8 +81,8 @@ def test_bad_articles_are_refused_and_leave_nothing_behind(archive):
         key = {"X-API-Key": "s3cret"}
         cases = [
             ({"title": "T", "text": "   "}, "needs its text"),
-            ({"title": "T", "text": TEXT, "published": "next Tuesday"}, "unreadable date"),
-            ({"title": "T", "text": TEXT, "published": "2099-13"}, "unreadable date"),
+            ({"title": "T", "text": TEXT, "published": "next Tuesday"}, "must be a date YYYY-MM-DD or a date-time"),
+            ({"title": "T", "text": TEXT, "published": "2099-13-01"}, "must be a date YYYY-MM-DD"),
             ({"title": "Two\nlines", "text": TEXT}, "one line"),
             ({"title": "T", "text": TEXT, "colour": "red"}, "colour"),
         ]

@@ -4,13 +4,14 @@ follow a rebuild within seconds, each serving either the old version or the new 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.waiting import free_port, until
 
 NEW_ARTICLE = """---
 id: harbour-dredging-vote
@@ -20,22 +21,6 @@ published: 2026-11-30
 The town council voted on Monday to dredge the old harbour. The work will cost 4.2 million pounds
 and is due to start in March, the harbour master Ellen Price said.
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until(condition, seconds: float, step: float = 0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    return condition()
 
 
 def _healthy(url: str):
@@ -50,13 +35,13 @@ def test_two_servers_over_one_folder_follow_a_rebuild(sample_index_dir, articles
     index_dir = tmp_path / "shared-index"
     subprocess.run(["cp", "-r", str(sample_index_dir), str(index_dir)], check=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     servers = [subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index-dir", str(index_dir), "--port",
                                  str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        before = [_wait_until(lambda url=url: _healthy(url), 120) for url in urls]
+        before = [until(lambda url=url: _healthy(url), 120) for url in urls]
         assert all(before) and before[0]["served_version"] == before[1]["served_version"]
         (Path(articles_dir) / "harbour.md").write_text(NEW_ARTICLE)
         build = subprocess.run([sys.executable, "-m", "qa", "build", "--articles", str(articles_dir), "--index-dir",
@@ -64,8 +49,8 @@ def test_two_servers_over_one_folder_follow_a_rebuild(sample_index_dir, articles
         assert build.returncode == 0, build.stderr
         built = time.monotonic()
         for url in urls:
-            followed = _wait_until(lambda url=url: httpx.get(f"{url}/documents/harbour-dredging-vote").status_code
-                                   == 200, 10)
+            followed = until(lambda url=url: httpx.get(f"{url}/documents/harbour-dredging-vote").status_code
+                             == 200, 10)
             assert followed, f"{url} did not follow the rebuild"
             assert time.monotonic() - built < 10
             health = _healthy(url)

@@ -26,7 +26,8 @@ from qa.pipeline import Assistant
 from qa.stores import folder_backend
 from qa.stores.base import DiskFullError
 from qa.sync import rebuild_index
-from tests.integration.qa.test_replicas import _free_port, _healthy, _wait_until
+from tests.integration.qa.test_replicas import _healthy
+from tests.waiting import free_port, until
 from web.app import create_app
 from web.deps import Services
 
@@ -117,13 +118,13 @@ def test_an_upload_out_of_disk_is_refused_and_leaves_nothing(tmp_path, articles_
 
 
 def _start_paused_server(point: str, index_dir: Path, articles_dir: Path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, PAUSE_ENV: point, "NEWSQA_ARTICLES": str(articles_dir), "PYTHONUNBUFFERED": "1",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     server = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--index-dir", str(index_dir), "--port",
                                str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    assert _wait_until(lambda: _healthy(url), 120), "the server did not start"
+    assert until(lambda: _healthy(url), 120), "the server did not start"
     return server, url
 
 

@@ -151,3 +151,20 @@ def test_mark_an_answer_wrong_and_select_the_right_span(browser, server_url, ser
     example = next(e for e in load_squad(out)[1] if e.id == f"feedback-{feedback_id}")
     assert example.question == "Who requested the meeting?" and example.answers == (wanted,)
     assert example.context[example.answer_starts[0]:].startswith(wanted)
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=Who+requested+the+meeting%3F", "/articles/un-security-council-aleppo"])
+def test_pages_load_without_a_console_error(browser, server_url, path):
+    """Nothing the browser asks for fails (the icon included) and the console stays clean; the page says
+    what it is to a search engine (a description) and has an icon."""
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
+    page.on("pageerror", lambda error: problems.append(f"script: {error}"))
+    page.on("response", lambda reply: reply.status >= 400 and problems.append(f"{reply.status} {reply.url}"))
+    page.goto(server_url + path, wait_until="networkidle")
+    assert problems == []
+    assert page.locator('meta[name="description"]').get_attribute("content").strip()
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert page.request.get(icon).status == 200
+    page.close()
