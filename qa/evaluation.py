@@ -166,8 +166,9 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
         decided = forced if probability >= threshold else ""
         if not example.is_impossible:
             tally.add("exact_match", best_over_truths(exact_match, forced, example.answers))
-            tally.add("f1", best_over_truths(f1_score, forced, example.answers))
-            by_coverage.add(example, f1=best_over_truths(f1_score, forced, example.answers))
+            f1 = best_over_truths(f1_score, forced, example.answers)
+            tally.add("f1", f1)
+            by_coverage.add(example, f1=f1)
         if has_impossible:
             truths = () if example.is_impossible else example.answers
             tally.add("with_threshold_exact_match", best_over_truths(exact_match, decided, truths))
@@ -250,22 +251,22 @@ def candidate_features(candidate, probability: float) -> dict:
 
 
 def _tally_question(tally: Tally, example: SquadExample, result, top: str, article_ids: list[str],
-                    has_impossible: bool, by_coverage: ByCoverage | None = None) -> None:
+                    has_impossible: bool, by_coverage: ByCoverage) -> None:
     """Add one question's scores (`result`: its `AskResult`; `top`: the answer given, "" for none)."""
     truths = () if example.is_impossible else example.accepted
     if not example.is_impossible:
         forced = result.candidates[0][0].text if result.candidates else ""
         confident = [a.text for a in result.answers if a.confident]
         tally.add("top1_exact_match", best_over_truths(exact_match, top, truths))
-        tally.add("top1_f1", best_over_truths(f1_score, top, truths))
+        top_f1 = best_over_truths(f1_score, top, truths)
+        tally.add("top1_f1", top_f1)
         tally.add("top3_exact_match", max([best_over_truths(exact_match, a, truths) for a in confident],
                                           default=0.0))
         tally.add("top3_f1", max([best_over_truths(f1_score, a, truths) for a in confident], default=0.0))
+        forced_f1 = best_over_truths(f1_score, forced, truths)
         tally.add("forced_top1_exact_match", best_over_truths(exact_match, forced, truths))
-        tally.add("forced_top1_f1", best_over_truths(f1_score, forced, truths))
-        if by_coverage is not None:
-            by_coverage.add(example, forced_top1_f1=best_over_truths(f1_score, forced, truths),
-                            top1_f1=best_over_truths(f1_score, top, truths))
+        tally.add("forced_top1_f1", forced_f1)
+        by_coverage.add(example, forced_top1_f1=forced_f1, top1_f1=top_f1)
         tally.add("forced_top3_f1", max([best_over_truths(f1_score, c.text, truths)
                                          for c, _ in result.candidates[:3]], default=0.0))
         # What a person sees: the answers shown (confident or hedged guesses), up to three.

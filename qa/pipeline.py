@@ -199,13 +199,12 @@ class Assistant:
                  passages_to_read: int = DEFAULT_PASSAGES_TO_READ, threshold: float | None = None,
                  first_read: int = DEFAULT_FIRST_READ,
                  first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH, read_words: int = DEFAULT_READ_WORDS,
-                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS, answers_in_hits: bool = False) -> None:
+                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS) -> None:
         self.index = index
         self.reader = reader
         self.passages_to_read = passages_to_read
         self.first_read, self.first_read_enough = first_read, first_read_enough
         self.read_words, self.read_budget_words = read_words, read_budget_words
-        self.answers_in_hits = answers_in_hits
         self.threshold = reader.calibration.threshold if threshold is None else threshold
 
     @classmethod
@@ -267,14 +266,14 @@ class Assistant:
         """The passages to read: `passages_to_read` of them, or `top_k` when that is more."""
         return index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
 
-    def read(self, question: str, passages: list[Passage], index: NewsIndex | None = None) -> Reading:
+    def read(self, question: str, passages: list[Passage], index: NewsIndex) -> Reading:
         """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`).
 
         With `read_words`, each passage is read inside a window of its article (`qa.reading.plan_windows`:
         grown by whole sentences, windows of one article merged, at most `read_budget_words` words); the
         windows of the first `first_read` passages are read first. `passages_read` counts the retrieved
         passages whose text was read."""
-        if not self.read_words or index is None:
+        if not self.read_words:
             return self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
 
         def text_of(document_id: str) -> str | None:
@@ -284,11 +283,7 @@ class Assistant:
         windows = plan_windows(passages, text_of, self.read_words, self.read_budget_words or None)
         first = sum(1 for w in windows if min(w.hits) < self.first_read) if self.first_read else 0
         reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough)
-        candidates = reading.candidates
-        if self.answers_in_hits:
-            candidates = [c for c in candidates if any(p.document_id == c.document_id and p.start <= c.start
-                                                       and c.end <= p.end for p in passages)]
-        return Reading(candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
+        return Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped

@@ -79,6 +79,7 @@ def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], 
     once `budget` words are planned (None: no budget), except the first, which is always read.
     """
     windows: list[dict] = []  # {"doc", "first", "last", "passage", "hits"}, in reading order
+    texts: dict[str, str | None] = {}  # each article asked for once, however many of its chunks were retrieved
     units_of: dict[str, list[_Unit]] = {}
     planned = 0  # words in the windows planned so far
 
@@ -86,7 +87,9 @@ def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], 
         return sum(u.words for u in units_of[doc][first:last + 1])
 
     for rank, hit in enumerate(passages):
-        text = text_of(hit.document_id)
+        if hit.document_id not in texts:
+            texts[hit.document_id] = text_of(hit.document_id)
+        text = texts[hit.document_id]
         inside: list[int] = []
         if text is not None and text[hit.start:hit.end] == hit.text:
             units = units_of.setdefault(hit.document_id, _units(text))
@@ -119,14 +122,13 @@ def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], 
             windows.remove(other)
         if not same:
             windows.append(keep)
-    return [_window(w, units_of, text_of) for w in windows]
+    return [_window(w, units_of, texts) for w in windows]
 
 
-def _window(plan: dict, units_of: dict[str, list[_Unit]], text_of: Callable[[str], str | None]) -> Window:
+def _window(plan: dict, units_of: dict[str, list[_Unit]], texts: dict[str, str | None]) -> Window:
     best: Passage = plan["passage"]
     if plan["doc"] is None:
         return Window(best, tuple(plan["hits"]))
     units = units_of[plan["doc"]]
     start, end = units[plan["first"]].start, units[plan["last"]].end
-    text = text_of(plan["doc"])
-    return Window(replace(best, start=start, end=end, text=text[start:end]), tuple(plan["hits"]))
+    return Window(replace(best, start=start, end=end, text=texts[plan["doc"]][start:end]), tuple(plan["hits"]))

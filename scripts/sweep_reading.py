@@ -31,7 +31,7 @@ from qa.squad import load_squad  # noqa: E402
 
 def variant(text: str) -> dict:
     parts = text.split(":")
-    if not 4 <= len(parts) <= 7:
+    if not 4 <= len(parts) <= 6:
         raise SystemExit(f"--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH]], not {text!r}")
     words, budget, window, stride = (int(p) for p in parts[:4])
     out = {"read_words": words, "read_budget_words": budget, "window": window, "stride": stride}
@@ -39,8 +39,6 @@ def variant(text: str) -> dict:
         out["first_read"] = int(parts[4])
     if len(parts) > 5:
         out["first_read_enough"] = float(parts[5])
-    if len(parts) > 6:
-        out["answers_in_hits"] = parts[6] == "hits"
     return out
 
 
@@ -65,8 +63,7 @@ def main() -> int:
             index, reader, settings, passages_to_read=args.passages, threshold=args.threshold,
             first_read=chosen.get("first_read", args.first_read),
             first_read_enough=chosen.get("first_read_enough", args.first_read_enough),
-            read_words=chosen["read_words"], read_budget_words=chosen["read_budget_words"],
-            answers_in_hits=chosen.get("answers_in_hits", False))
+            read_words=chosen["read_words"], read_budget_words=chosen["read_budget_words"])
         started = time.time()
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], details=True)
         report.update(variant=chosen, seconds=round(time.time() - started, 1), file=args.file.name,

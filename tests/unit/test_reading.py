@@ -162,3 +162,14 @@ def test_without_read_words_the_chunks_are_read_as_retrieved(chunked_index):
     result = Assistant(chunked_index, reader, passages_to_read=4, first_read=2, read_words=0).ask(
         "How long is the Izumo?")
     assert reader.calls[0]["passages"] == result.passages and reader.calls[0]["first"] == 2
+
+
+def test_each_article_is_asked_for_once():
+    asked = []
+
+    def text_of(document_id):
+        asked.append(document_id)
+        return TEXTS.get(document_id)
+
+    plan_windows([hit("a", ARTICLE, 0, 0), hit("a", ARTICLE, 5, 5), hit("a", ARTICLE, 9, 9)], text_of, words=6)
+    assert asked == ["a"]
