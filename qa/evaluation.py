@@ -24,10 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.coverage import BUCKETS, bucket, coverage
+from qa.evidence import with_story_evidence
 from qa.ingestion import slugify
 from qa.index import NewsIndex
 from qa.pipeline import Assistant
-from qa.reader import ExtractiveReader
+from qa.reader import STORY_FEATURES, ExtractiveReader
 from qa.squad import SquadArticle, SquadExample, best_over_truths, exact_match, f1_score, normalize_answer
 from qa.types import Document, Passage
 
@@ -155,10 +156,13 @@ def evaluate_reader(reader: ExtractiveReader, examples: list[SquadExample], thre
     latencies = []
     has_impossible = any(e.is_impossible for e in examples)
     by_coverage = ByCoverage()
+    story = reader.calibration.uses(STORY_FEATURES)
     for example in tqdm(examples, desc="reader", unit="q", mininterval=5):
         passage = Passage(0, "gold", example.title, 0, len(example.context), example.context, 1.0)
         started = time.perf_counter()
         candidates = reader.read(example.question, [passage])
+        if story:  # as `Assistant.read` does: only when the calibration weighs it
+            candidates = with_story_evidence(example.question, candidates, lambda _: (example.title, example.context))
         latencies.append((time.perf_counter() - started) * 1000)
         best = max(candidates, key=reader.calibration.rank_score, default=None)
         forced = best.text if best else ""
@@ -247,7 +251,9 @@ def candidate_features(candidate, probability: float) -> dict:
             "answer_probability": candidate.answer_probability,
             "passage_rank": candidate.passage_rank, "articles": candidate.articles,
             "other_probability": candidate.other_probability, "type_fit": candidate.type_fit,
-            "words": candidate.words}
+            "words": candidate.words, "story_article": round(candidate.story_article, 5),
+            "story_near": round(candidate.story_near, 5), "story_best": round(candidate.story_best, 5),
+            "echo": round(candidate.echo, 5)}
 
 
 def _tally_question(tally: Tally, example: SquadExample, result, top: str, article_ids: list[str],

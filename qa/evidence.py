@@ -16,16 +16,46 @@ candidates of the question says much about whether it is right:
 question it reads, so `/ask`, the page, the command line and the evaluation see the same
 features (and the same calibrated score) for the same question.
 
+The reader's own features are wrong with it when it is confidently wrong. The story evidence
+(`with_story_evidence`, issue #28) asks something the reader does not: whether the answer's
+article, and the text around the answer, name the story the question asks about.
+
+- `story_article`: the share of the question's words, each weighted by its rarity, that the
+  answer's article (title and text) uses. "How long is the Caminito del Rey?" answered from an
+  article that never names the Caminito scores low, however sure the reader is of its span.
+- `story_near`: the same share in the text around the answer (`NEAR_BEFORE` characters before
+  it, `NEAR_AFTER` after): the story named near the answer, not only somewhere in its article.
+- `story_best`: the best `story_article` among the articles read for the question; an answer
+  from an article that names the story less than another read article (`story_article` below
+  `story_best`) may come from a neighbouring story.
+- `echo`: the weighted share of the answer's own words that the question already uses: "Who
+  heads the Quilliam Foundation?" is not answered by "the Quilliam Foundation".
+
+Words are the question's content words (`qa.coverage.content_words`) stemmed as the BM25 index
+stems them ("requested" meets "request"), weighted by the inverse document frequency of
+`rarity()`: a fixed table of general English prose (`scripts/build_word_rarity.py`), the same
+for every store and every archive size, so the features mean the same in an archive of one
+article as in one of thousands.
+
 Plain Python and regular expressions on purpose: the question words and answer shapes are a
 closed, small set, and a tagger model would cost more than the whole reader call.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import math
 import re
+import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from qa.coverage import content_words
 
 if TYPE_CHECKING:  # the reader imports this module; the type is only named here
     from qa.reader import SpanCandidate
@@ -85,4 +115,90 @@ def with_evidence(question: str, candidates: list[SpanCandidate]) -> list[SpanCa
                       if other != key and not documents[other] <= {candidate.document_id}), 0.0)
         result.append(replace(candidate, articles=len(documents[key]), other_probability=rival,
                               type_fit=_fits(shape, candidate.text), words=len(candidate.text.split())))
+    return result
+
+
+# -- the story evidence -------------------------------------------------------------------------
+RARITY_FILE = Path(__file__).parent / "models" / "rarity.json.gz"
+NEAR_BEFORE, NEAR_AFTER = 400, 200  # characters around an answer that count as near it: more before,
+# where the sentences that name the subject of an "it" or "he" usually are
+
+_local = threading.local()  # a PyStemmer stemmer keeps a cache and is not safe to share between threads
+
+
+def _stem_words(words: list[str]) -> list[str]:
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer  # PyStemmer, the BM25 index's stemmer (qa.bm25)
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWords(words)
+
+
+def stems(text: str) -> set[str]:
+    """The stems of the content words of `text` (`qa.coverage.content_words`), each once."""
+    return set(_stem_words(sorted(content_words(text))))
+
+
+class Rarity:
+    """Inverse document frequency of word stems in general prose (BM25's form, never negative)."""
+
+    def __init__(self, documents: int, frequency: dict[str, int]) -> None:
+        self.documents, self.frequency = documents, frequency
+
+    def idf(self, stem: str) -> float:
+        used = self.frequency.get(stem, 0)
+        return math.log(1.0 + (self.documents - used + 0.5) / (used + 0.5))
+
+
+@lru_cache(maxsize=1)
+def rarity() -> Rarity:
+    """The shipped table (`RARITY_FILE`), read once."""
+    with gzip.open(RARITY_FILE, "rt", encoding="utf-8") as table:
+        data = json.load(table)
+    return Rarity(data["documents"], data["frequency"])
+
+
+def story_weights(question: str, table: Rarity | None = None) -> dict[str, float]:
+    """The question's stems, each with its rarity weight."""
+    table = table or rarity()
+    return {stem: table.idf(stem) for stem in stems(question)}
+
+
+def named_share(weights: dict[str, float], found: set[str]) -> float:
+    """The weighted share of `weights`' stems in `found`; 1.0 when the question has no content word."""
+    total = sum(weights.values())
+    return sum(w for stem, w in weights.items() if stem in found) / total if total else 1.0
+
+
+def with_story_evidence(question: str, candidates: list[SpanCandidate],
+                        article: Callable[[str], tuple[str, str] | None],
+                        table: Rarity | None = None) -> list[SpanCandidate]:
+    """`candidates` with `story_article`, `story_near`, `story_best` and `echo` filled in, same order.
+
+    `article(document_id)` gives the (title, text) of the article a candidate comes from, or None
+    when it is gone (its candidates then keep the neutral 1.0). Each article is read once."""
+    weights = story_weights(question, table)
+    texts: dict[str, tuple[str, str] | None] = {}
+    shares: dict[str, float] = {}
+    for candidate in candidates:
+        if candidate.document_id not in texts:
+            texts[candidate.document_id] = found = article(candidate.document_id)
+            if found is not None:
+                shares[candidate.document_id] = named_share(weights, stems(found[0] + "\n" + found[1]))
+    best = max(shares.values(), default=1.0)
+    asked = set(weights)
+    table = table or rarity()
+    result = []
+    for candidate in candidates:
+        said = stems(candidate.text)
+        echo = named_share({stem: table.idf(stem) for stem in said}, asked) if said else 0.0
+        found = texts[candidate.document_id]
+        if found is None:
+            result.append(replace(candidate, story_best=best, echo=echo))
+            continue
+        text = found[1]
+        near = text[max(0, candidate.start - NEAR_BEFORE):candidate.end + NEAR_AFTER]
+        result.append(replace(candidate, story_article=shares[candidate.document_id],
+                              story_near=named_share(weights, stems(near)), story_best=best, echo=echo))
     return result

@@ -38,6 +38,8 @@ def _candidate(row: dict) -> SpanCandidate:
         dense_score=row["dense_score"], answer_probability=row.get("answer_probability", row["probability"]),
         articles=row.get("articles", 1), other_probability=row.get("other_probability", 0.0),
         type_fit=row.get("type_fit", 0.5), words=row.get("words", len(row["text"].split())),
+        story_article=row.get("story_article", 1.0), story_near=row.get("story_near", 1.0),
+        story_best=row.get("story_best", 1.0), echo=row.get("echo", 0.0),
         normalized=normalize_answer(row["text"]))
 
 
@@ -211,12 +213,13 @@ def choose_threshold(curve: list[dict], target: float) -> dict:
 
 
 def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str], names: tuple[str, ...],
-                   per_question: int, ranking: bool = False, folds: int = 5, seed: int = 0,
+                   per_question: int, ranking: bool | dict[str, float] = False, folds: int = 5, seed: int = 0,
                    threshold: float = EVEN_ODDS) -> dict:
     """Every question's answers as scored by a calibration fitted without its article's questions
     (nor any question of the same text: `folds_of`).
 
-    The fit is exactly `newsqa calibrate`'s (`fit`, after `fit_ranking` when `ranking`, then
+    The fit is exactly `newsqa calibrate`'s (`fit`, after `fit_ranking` when `ranking` is true, or
+    with `ranking`'s weights as the order when it is a dict (`--keep-ranking`), then
     `fit_alternatives`); scikit-learn's `GroupKFold` makes the folds. Reported per source (dump)
     and over all: the calibration error, the share answered and right at `threshold`, top-1 F1
     always answering, two points of the risk-coverage curve, and of the answers below the first
@@ -229,7 +232,7 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
     splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros((len(questions), 1)), groups=folds_of(groups)):
         fitted = [questions[i] for i in train]
-        order = fit_ranking(fitted, names) if ranking else None
+        order = ranking if isinstance(ranking, dict) else fit_ranking(fitted, names) if ranking else None
         calibration = fit_alternatives(fitted, fit(fitted, names, per_question, order))
         for i in test:
             held_out[i] = shown(calibration, questions[i][1])
@@ -250,7 +253,8 @@ def cross_validate(questions, groups: list[tuple[str, str]], sources: list[str],
             "alternatives_calibration_error": reliability(below)["expected_calibration_error"] if below else None,
             **shown_summary([answers for answers, s, (unanswerable, _) in zip(held_out, sources, questions)
                              if source in ("all", s) and not unanswerable], threshold)}
-    return {"features": list(names), "candidates_per_question": per_question, "ranking": ranking,
+    return {"features": list(names), "candidates_per_question": per_question,
+            "ranking": "kept" if isinstance(ranking, dict) else ranking,
             "folds": folds, "threshold": threshold, "held_out": report}
 
 

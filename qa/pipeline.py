@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from qa.chunking import split_sentences
 from qa.config import (DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ,
                        DEFAULT_READ_BUDGET_WORDS, DEFAULT_READ_WORDS, Settings)
+from qa.evidence import with_story_evidence
 from qa.index import NewsIndex
 from qa.live import LiveIndex
-from qa.reader import ExtractiveReader, Reading, SpanCandidate
+from qa.reader import STORY_FEATURES, ExtractiveReader, Reading, SpanCandidate
 from qa.reading import plan_windows
 from qa.stores.base import IndexLoadError
-from qa.types import Answer, Filters, Passage, Support
+from qa.types import Answer, Document, Filters, Passage, Support
 
 LOG = logging.getLogger(__name__)
 GUESS_FLOOR = 0.01  # a guess under 1% calibrated probability is noise, not worth showing
@@ -199,9 +200,12 @@ class Assistant:
                  passages_to_read: int = DEFAULT_PASSAGES_TO_READ, threshold: float | None = None,
                  first_read: int = DEFAULT_FIRST_READ,
                  first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH, read_words: int = DEFAULT_READ_WORDS,
-                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS) -> None:
+                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS, story_evidence: bool | None = None) -> None:
         self.index = index
         self.reader = reader
+        # The story evidence (qa.evidence.with_story_evidence) reads every candidate's article: done when the
+        # calibration weighs it (None) or always (True: `newsqa evaluate --dump` records it for a later fit).
+        self.story_evidence = reader.calibration.uses(STORY_FEATURES) if story_evidence is None else story_evidence
         self.passages_to_read = passages_to_read
         self.first_read, self.first_read_enough = first_read, first_read_enough
         self.read_words, self.read_budget_words = read_words, read_budget_words
@@ -267,23 +271,37 @@ class Assistant:
         return index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
 
     def read(self, question: str, passages: list[Passage], index: NewsIndex) -> Reading:
-        """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`).
+        """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`),
+        with the story evidence of their articles (`qa.evidence.with_story_evidence`) when `story_evidence`.
 
         With `read_words`, each passage is read inside a window of its article (`qa.reading.plan_windows`:
         grown by whole sentences, windows of one article merged, at most `read_budget_words` words); the
         windows of the first `first_read` passages are read first. `passages_read` counts the retrieved
         passages whose text was read."""
+        articles: dict[str, Document | None] = {}  # each article asked of the store once per question
+
+        def article(document_id: str) -> Document | None:
+            if document_id not in articles:
+                articles[document_id] = index.document(document_id)
+            return articles[document_id]
+
         if not self.read_words:
-            return self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+            reading = self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+        else:
+            windows = plan_windows(passages, lambda i: getattr(article(i), "text", None), self.read_words,
+                                   self.read_budget_words or None)
+            first = sum(1 for w in windows if min(w.hits) < self.first_read) if self.first_read else 0
+            reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough)
+            reading = Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
 
-        def text_of(document_id: str) -> str | None:
-            document = index.document(document_id)
-            return document.text if document is not None else None
+        if not self.story_evidence:
+            return reading
 
-        windows = plan_windows(passages, text_of, self.read_words, self.read_budget_words or None)
-        first = sum(1 for w in windows if min(w.hits) < self.first_read) if self.first_read else 0
-        reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough)
-        return Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
+        def title_and_text(document_id: str) -> tuple[str, str] | None:
+            document = article(document_id)
+            return (document.title, document.text) if document is not None else None
+
+        return Reading(with_story_evidence(question, reading.candidates, title_and_text), reading.passages_read)
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped

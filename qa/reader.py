@@ -165,6 +165,12 @@ class SpanCandidate:
     other_probability: float = 0.0  # best answer probability of another text from another article
     type_fit: float = 0.5  # 1: the answer has the shape the question asks for, 0: it has not, 0.5: unknown
     words: int = 0  # the answer's length in words
+    # Whether the answer's article and its surroundings name the question's story
+    # (qa.evidence.with_story_evidence; 1.0, nothing against, until it is filled in):
+    story_article: float = 1.0  # rarity-weighted share of the question's words in the answer's article
+    story_near: float = 1.0  # the same, in the text around the answer
+    story_best: float = 1.0  # the best story_article among the articles read for the question
+    echo: float = 0.0  # rarity-weighted share of the answer's own words that the question already uses
 
     @property
     def margin(self) -> float:
@@ -193,7 +199,14 @@ FEATURES = {
     "type_fit": lambda c: c.type_fit,
     "passage_rank": lambda c: float(c.passage_rank),
     "log_words": lambda c: math.log(max(c.words, 1)),
+    # Evidence the reader does not control (qa.evidence.with_story_evidence): does the answer's
+    # article, and the text near the answer, name the story the question asks about?
+    "story_article": lambda c: c.story_article,
+    "story_near": lambda c: c.story_near,
+    "story_gap": lambda c: c.story_article - c.story_best,  # <= 0: another article read names it better
+    "echo": lambda c: c.echo,  # "Who heads the Quilliam Foundation?" is not answered by "Quilliam Foundation"
 }
+STORY_FEATURES = frozenset({"story_article", "story_near", "story_gap", "echo"})  # need the articles' texts
 
 
 def _weighted_sum(weights: dict[str, float], candidate: SpanCandidate) -> float:
@@ -235,6 +248,10 @@ class Calibration:
     alternatives: dict[str, float] = field(default_factory=dict)
     alternatives_bias: float = 0.0
     alternatives_first: float = 0.0
+
+    def uses(self, names: set[str] | frozenset[str]) -> bool:
+        """Whether any of the features `names` is weighed: by the probability, the ranking or the alternatives."""
+        return bool(names & (set(self.weights) | set(self.ranking) | set(self.alternatives)))
 
     def probability(self, candidate: SpanCandidate) -> float:
         """P(right) of `candidate` as the answer shown first."""

@@ -99,6 +99,11 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
                         help="also fit the ranking (which candidate is shown first) over each question's candidates "
                              "together, on the same features; the calibration is then fitted on the answer it puts "
                              "first (off by default: it did not raise top-1 F1 on the report sets)")
+    parser.add_argument("--keep-ranking", action="store_true",
+                        help="order each question's candidates as the reader's current calibration does (its "
+                             "ranking, or its weights when it has none) and fit only the probability: the answer "
+                             "shown first stays the one the dumps were asked with, new features change only how "
+                             "sure the score is (what the fit sees is then exactly what is served)")
     parser.add_argument("--candidates-per-question", type=int, default=CANDIDATES_PER_QUESTION,
                         help="fit on each question's best N candidates (1: the answer shown first)")
     parser.add_argument("--choose", choices=["utility", "accuracy", "even-odds"], default="utility",
@@ -166,6 +171,7 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, max_length=args.window,
                               stride=args.stride)
     assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
+                                        story_evidence=True,  # recorded in the dump for any later fit
                                         first_read=args.first_read, first_read_enough=args.first_read_enough,
                                         read_words=args.read_words, read_budget_words=args.read_budget)
     dump.parent.mkdir(parents=True, exist_ok=True)
@@ -191,10 +197,11 @@ def print_current(args: argparse.Namespace, questions, grid: np.ndarray) -> int:
 def calibration_record(args: argparse.Namespace, calibration: Calibration, chosen: dict, questions,
                        dump: Path) -> dict:
     """What `calibration.json` holds: the fitted weights, the threshold, and how both were made."""
-    ranking = {"ranking": {"weights": calibration.ranking,
-                           "fitted": "over each question's candidates together (conditional logit); the "
-                                     "calibration above is fitted on the candidates it puts first "
-                                     "(candidates_per_question)"}} if calibration.ranking else {}
+    how = ("kept from the calibration the dumps were asked with (--keep-ranking): the answer shown first "
+           "is unchanged; the calibration above is fitted on the candidates it puts first" if args.keep_ranking
+           else "over each question's candidates together (conditional logit); the calibration above is "
+                "fitted on the candidates it puts first (candidates_per_question)")
+    ranking = {"ranking": {"weights": calibration.ranking, "fitted": how}} if calibration.ranking else {}
     alternatives = {"alternatives": {
         "weights": calibration.alternatives, "bias": calibration.alternatives_bias,
         "first_log_odds": calibration.alternatives_first,
@@ -223,9 +230,11 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
     }
 
 
-def fit_and_write(args: argparse.Namespace, questions, grid: np.ndarray, dump: Path) -> int:
-    """Fit, choose the threshold on the curve, write calibration.json and the curve."""
-    ranking = fit_ranking(questions, tuple(args.features)) if args.ranking else None
+def fit_and_write(args: argparse.Namespace, questions, grid: np.ndarray, dump: Path,
+                  kept: dict[str, float] | None = None) -> int:
+    """Fit, choose the threshold on the curve, write calibration.json and the curve. With `kept`
+    (`--keep-ranking`), candidates are ordered by those weights instead of a fitted ranking."""
+    ranking = kept or (fit_ranking(questions, tuple(args.features)) if args.ranking else None)
     calibration = fit_alternatives(questions, fit(questions, tuple(args.features), args.candidates_per_question,
                                                   ranking))
     curve = risk_coverage(calibration, questions, grid)
@@ -267,8 +276,17 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     grid = np.round(np.linspace(0.02, 0.98, 49), 3)
     if args.report_only:
         return print_current(args, questions, grid)
+    if args.ranking and args.keep_ranking:
+        options.error("--ranking fits a new order; --keep-ranking keeps the current one: choose one")
+    kept = current_order(args.reader_model) if args.keep_ranking else None
     if args.cross_validate:
         print(json.dumps(cross_validate(questions, groups, sources, tuple(args.features), args.candidates_per_question,
-                                        args.ranking, args.cross_validate, args.seed), indent=1))
+                                        kept or args.ranking, args.cross_validate, args.seed), indent=1))
         return 0
-    return fit_and_write(args, questions, grid, dump)
+    return fit_and_write(args, questions, grid, dump, kept)
+
+
+def current_order(model_dir: Path) -> dict[str, float]:
+    """The weights the reader's current calibration orders candidates by (`Calibration.rank_score`)."""
+    current = Calibration.load(model_dir)
+    return dict(current.ranking or current.weights)

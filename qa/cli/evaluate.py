@@ -153,7 +153,9 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
         assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages,
                                             threshold=args.threshold, first_read=args.first_read,
                                             first_read_enough=args.first_read_enough,
-                                            read_words=args.read_words, read_budget_words=args.read_budget)
+                                            read_words=args.read_words, read_budget_words=args.read_budget,
+                                            # a dump records the story evidence for a later fit, used or not
+                                            story_evidence=True if args.dump else None)
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], args.details,
                                    dump=args.dump)
         report["passages_read"] = args.passages

@@ -57,6 +57,9 @@ class FakeCalibration:
     def alternative_probability(self, candidate: SpanCandidate, first: float) -> float:
         return candidate.probability  # as `Calibration` without alternatives
 
+    def uses(self, names) -> bool:
+        return False  # weighs no feature: the story evidence is not computed unless asked for
+
     rank_score = probability  # no ranking: candidates are ordered by `probability`
     shown_probabilities = Calibration.shown_probabilities  # the real rule: the others capped at the one above
 

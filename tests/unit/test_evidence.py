@@ -2,8 +2,8 @@
 
 import pytest
 
-from qa.evidence import type_fit, with_evidence
-from qa.reader import SpanCandidate
+from qa.evidence import NEAR_BEFORE, story_weights, type_fit, with_evidence, with_story_evidence
+from qa.reader import FEATURES, SpanCandidate
 from qa.squad import normalize_answer
 
 
@@ -55,3 +55,94 @@ def test_no_rival_in_a_one_article_archive() -> None:
     assert [c.other_probability for c in out] == [0.0, 0.0]
     assert [c.articles for c in out] == [1, 1]
     assert [c.words for c in out] == [1, 2]
+
+
+# -- the story evidence (issue #28) -----------------------------------------------------------
+IZUMO = ("Japan's new warship", "Japan has unveiled the Izumo, its largest warship since World War II. " + "The "
+         "ceremony in Yokohama drew a crowd of officials and veterans, and the navy band played. " * 8
+         + "It is 241 meters long and can carry nine helicopters.")
+BRIDGE = ("Walkway reopens", "A walkway in southern Spain reopened on Saturday after repairs. It is 3 kilometers "
+          "long and hangs above a gorge.")
+QUESTION = "How long is the Izumo, Japan's largest warship?"
+
+
+def span(document_id: str, text: str, answer: str) -> SpanCandidate:
+    start = text.index(answer)
+    return SpanCandidate(document_id=document_id, start=start, end=start + len(answer), text=answer, span_score=0.0,
+                         null_score=0.0, passage_rank=0, passage_score=0.0, normalized=normalize_answer(answer))
+
+
+def test_an_answer_from_the_story_s_article_against_one_from_another_story() -> None:
+    articles = {"izumo": IZUMO, "bridge": BRIDGE}
+    right, other = with_story_evidence(QUESTION, [span("izumo", IZUMO[1], "241 meters"),
+                                                  span("bridge", BRIDGE[1], "3 kilometers")], articles.get)
+    assert right.story_article == pytest.approx(1.0)  # every word of the question is in its article
+    assert right.story_best == other.story_best == pytest.approx(1.0)
+    # "long" is the only word of the question the walkway's article has, and it is a common one:
+    weights = story_weights(QUESTION)
+    assert other.story_article == pytest.approx(weights["long"] / sum(weights.values()))
+    assert other.story_article < 0.2
+    assert FEATURES["story_gap"](other) == pytest.approx(other.story_article - 1.0)
+    assert FEATURES["story_gap"](right) == 0.0
+
+
+def test_the_story_named_near_the_answer_or_only_far_from_it() -> None:
+    # The answer sits over 400 characters after the sentence that names the Izumo: its article names
+    # the story, its surroundings only say "It ... long".
+    (far,) = with_story_evidence(QUESTION, [span("izumo", IZUMO[1], "241 meters")], {"izumo": IZUMO}.get)
+    assert IZUMO[1].index("241") - IZUMO[1].index("Izumo") > NEAR_BEFORE
+    weights = story_weights(QUESTION)
+    assert far.story_near == pytest.approx(weights["long"] / sum(weights.values()))
+    (near,) = with_story_evidence(QUESTION, [span("izumo", IZUMO[1], "World War II")], {"izumo": IZUMO}.get)
+    assert near.story_near == pytest.approx(1 - weights["long"] / sum(weights.values()))  # all but "long"
+
+
+def test_rare_words_weigh_more_than_common_ones() -> None:
+    weights = story_weights(QUESTION)
+    assert set(weights) == {"long", "largest", "izumo", "japan", "warship"}  # stop words and "how" left out
+    assert weights["izumo"] > weights["warship"] > weights["japan"] > weights["long"]
+    # An article naming only the rare words (the Izumo, a warship) names the story more than one with
+    # only the common ones (Japan, long, largest), though it has fewer of the question's words.
+    rare = with_story_evidence(QUESTION, [span("a", "The Izumo warship.", "Izumo")], {"a": ("", "The Izumo warship.")}.get)
+    common = "Japan's largest bridge is long."
+    plain = with_story_evidence(QUESTION, [span("b", common, "bridge")], {"b": ("", common)}.get)
+    assert rare[0].story_article > 0.5 > plain[0].story_article
+
+
+def test_words_meet_at_their_stems_and_the_title_counts() -> None:
+    text = "The United States, Britain and France asked for the session."
+    (candidate,) = with_story_evidence("Who requested the meeting?", [span("a", text, "United States")],
+                                       {"a": ("Council meets at the request of three members", text)}.get)
+    assert candidate.story_article == pytest.approx(1.0)  # "requested" and "meeting" meet "request" and "meets"
+    assert candidate.story_near == 0.0  # the text itself names neither
+
+
+def test_a_gone_article_stays_neutral_and_each_article_is_read_once() -> None:
+    asked = []
+
+    def article(document_id):
+        asked.append(document_id)
+        return {"izumo": IZUMO}.get(document_id)
+
+    candidates = [span("izumo", IZUMO[1], "241 meters"), span("izumo", IZUMO[1], "nine helicopters"),
+                  SpanCandidate("gone", 0, 3, "abc", 0.0, 0.0, 0, 0.0)]
+    result = with_story_evidence(QUESTION, candidates, article)
+    assert sorted(asked) == ["gone", "izumo"]
+    assert (result[2].story_article, result[2].story_near) == (1.0, 1.0)
+    assert result[2].story_best == pytest.approx(1.0)
+
+
+def test_a_question_without_content_words_is_fully_named() -> None:
+    (candidate,) = with_story_evidence("Who is it?", [span("b", BRIDGE[1], "3 kilometers")], {"b": BRIDGE}.get)
+    assert (candidate.story_article, candidate.story_near) == (1.0, 1.0)
+
+
+def test_an_answer_that_repeats_the_question_echoes_it() -> None:
+    text = "Maajid Nawaz heads the Quilliam Foundation, a think tank in London."
+    question = "Who heads the Quilliam Foundation?"
+    named, echoed, partly, bare = with_story_evidence(question, [
+        span("a", text, "Maajid Nawaz"), span("a", text, "Quilliam Foundation"),
+        span("a", text, "the Quilliam Foundation, a think tank"), span("a", text, "the")], {"a": ("", text)}.get)
+    assert (named.echo, echoed.echo, bare.echo) == (0.0, 1.0, 0.0)  # "the" has no content word to echo
+    weights = story_weights("Quilliam Foundation think tank")
+    assert partly.echo == pytest.approx((weights["quilliam"] + weights["foundat"]) / sum(weights.values()))

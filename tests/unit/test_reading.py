@@ -5,7 +5,9 @@ import pytest
 from qa.coverage import bucket, content_words, coverage
 from qa.index import NewsIndex
 from qa.pipeline import Assistant
+from qa.reader import SpanCandidate
 from qa.reading import plan_windows
+from qa.squad import normalize_answer
 from qa.types import Document, Passage
 from tests.unit.fakes import FakeReader
 
@@ -173,3 +175,35 @@ def test_each_article_is_asked_for_once():
 
     plan_windows([hit("a", ARTICLE, 0, 0), hit("a", ARTICLE, 5, 5), hit("a", ARTICLE, 9, 9)], text_of, words=6)
     assert asked == ["a"]
+
+
+# -- the story evidence, through the pipeline (issue #28) ---------------------------------------------
+def _span(document: Document, text: str) -> SpanCandidate:
+    start = document.text.index(text)
+    return SpanCandidate(document.id, start, start + len(text), text, 1.0, 0.0, 0, 0.0, probability=0.6,
+                         answer_probability=0.6, normalized=normalize_answer(text))
+
+
+def test_the_story_evidence_is_filled_in_only_when_asked_for(chunked_index):
+    candidates = [_span(LONG, "241 meters"), _span(SHORT, "Friday")]
+    question = "How long is the Izumo, Japan's largest warship?"
+    asked = Assistant(chunked_index, FakeReader(candidates), story_evidence=True).ask(question)
+    by_text = {c.text: c for c, _ in asked.candidates}
+    assert by_text["241 meters"].story_article == pytest.approx(1.0)  # the Izumo's article names every word
+    assert by_text["Friday"].story_article < 0.2 and by_text["Friday"].story_best == pytest.approx(1.0)
+    # The fake calibration weighs no story feature: by default nothing is computed, the fields stay neutral.
+    plain = Assistant(chunked_index, FakeReader(candidates)).ask(question)
+    assert all((c.story_article, c.story_near, c.story_best, c.echo) == (1.0, 1.0, 1.0, 0.0)
+               for c, _ in plain.candidates)
+
+
+def test_a_calibration_that_weighs_a_story_feature_turns_the_evidence_on(chunked_index):
+    from qa.reader import Calibration
+
+    reader = FakeReader([])
+    reader.calibration = Calibration(weights={"margin": 1.0, "story_gap": 2.0})
+    assert Assistant(chunked_index, reader).story_evidence is True
+    reader.calibration = Calibration(weights={"margin": 1.0}, ranking={"echo": -1.0})
+    assert Assistant(chunked_index, reader).story_evidence is True
+    reader.calibration = Calibration(weights={"margin": 1.0})
+    assert Assistant(chunked_index, reader).story_evidence is False
