@@ -256,6 +256,33 @@ def test_the_ranking_fit_learns_which_candidate_of_a_question_is_right():
     assert calibrated.probability(wrong_first) < 0.2
 
 
+def test_a_kept_ranking_keeps_the_first_answer_and_fits_only_its_probability():
+    """`newsqa calibrate --keep-ranking`: the candidates keep the current order (here the margin's,
+    which puts the wrong-shaped decoy first), and the fit learns how likely that first answer is
+    from a feature the order does not use (its shape)."""
+    from qa.fitting import cross_validate, fit, ranked, shown
+
+    rng = random.Random(4)
+    questions = []
+    for _ in range(400):
+        first = _typed(rng.uniform(2, 4), float(rng.random() < 0.5))
+        other = _typed(first.span_score - 1.0, 1.0 - first.type_fit)
+        questions.append((False, [(first, first.type_fit), (other, other.type_fit)]))  # right when it fits
+    kept = {"margin": 1.0}
+    calibrated = fit(questions, ("margin", "type_fit"), per_question=1, ranking=kept)
+    assert calibrated.ranking == kept and calibrated.weights["type_fit"] > 1.0
+    for _, scored in questions[:50]:
+        probability, f1 = shown(calibrated, scored)[0]
+        assert ranked(calibrated, scored)[0][0] is scored[0][0]  # the first stays first
+        assert (probability > 0.5) == (f1 == 1.0)
+    groups = [(f"article-{n // 4}", f"q{n}") for n in range(len(questions))]
+    report = cross_validate(questions, groups, ["news.jsonl"] * len(questions), ("margin", "type_fit"), 1,
+                            ranking=kept)
+    assert report["ranking"] == "kept"
+    assert report["held_out"]["all"]["top1_f1"] == pytest.approx(100 * sum(s[0][1] for _, s in questions) / 400)
+    assert report["held_out"]["all"]["right"] >= 95.0
+
+
 def test_operating_points_are_read_off_the_ranked_answers():
     from qa.evaluation import operating_points
 
