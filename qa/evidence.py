@@ -178,6 +178,7 @@ def with_story_evidence(question: str, candidates: list[SpanCandidate],
 
     `article(document_id)` gives the (title, text) of the article a candidate comes from, or None
     when it is gone (its candidates then keep the neutral 1.0). Each article is read once."""
+    table = table or rarity()
     weights = story_weights(question, table)
     texts: dict[str, tuple[str, str] | None] = {}
     shares: dict[str, float] = {}
@@ -188,11 +189,10 @@ def with_story_evidence(question: str, candidates: list[SpanCandidate],
                 shares[candidate.document_id] = named_share(weights, stems(found[0] + "\n" + found[1]))
     best = max(shares.values(), default=1.0)
     asked = set(weights)
-    table = table or rarity()
     result = []
     for candidate in candidates:
-        said = stems(candidate.text)
-        echo = named_share({stem: table.idf(stem) for stem in said}, asked) if said else 0.0
+        said = story_weights(candidate.text, table)
+        echo = named_share(said, asked) if said else 0.0
         found = texts[candidate.document_id]
         if found is None:
             result.append(replace(candidate, story_best=best, echo=echo))

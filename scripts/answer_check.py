@@ -28,19 +28,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from qa.evidence import NEAR_AFTER, NEAR_BEFORE  # noqa: E402  the check reads what `story_near` counts
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "check"
-BEFORE, AFTER = 400, 200  # characters of the article read around the answer, as qa.evidence's `story_near`
 MAX_TOKENS = 160
 
 
 def check_text(answer: str, text: str, start: int, end: int) -> str:
     """What the check reads beside the question: the answer, then the text around it, cut at spaces."""
-    lo, hi = max(0, start - BEFORE), min(len(text), end + AFTER)
+    lo, hi = max(0, start - NEAR_BEFORE), min(len(text), end + NEAR_AFTER)
     if lo > 0:
         lo = text.find(" ", lo, start) + 1 or lo
     if hi < len(text):
-        hi = text.rfind(" ", end, hi) if text.rfind(" ", end, hi) > 0 else hi
+        hi = max(text.rfind(" ", end, hi), 0) or hi
     return f"{answer} [SEP] {text[lo:hi]}"
 
 

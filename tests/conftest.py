@@ -26,6 +26,19 @@ SAMPLE_ID = "un-security-council-aleppo"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def loaded_live_index(index_dir: Path, embedder: Embedder) -> LiveIndex:
+    """The index in `index_dir`, served as the app serves it."""
+    live = LiveIndex(index_dir, embedder)
+    live.load()
+    return live
+
+
+def services_over(index_dir: Path, embedder: Embedder, live: LiveIndex, reader: ExtractiveReader,
+                  assistant: Assistant | None = None) -> Services:
+    """What the app serves from `index_dir`: by default the assistant the server builds."""
+    return Services(Settings(index_dir=index_dir), embedder, live, reader, assistant or Assistant(live, reader))
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder.from_settings(Settings())
@@ -45,9 +58,7 @@ def sample_index_dir(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def live_index(sample_index_dir, embedder) -> LiveIndex:
-    live = LiveIndex(sample_index_dir, embedder)
-    live.load()
-    return live
+    return loaded_live_index(sample_index_dir, embedder)
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +68,7 @@ def sample_index(live_index):
 
 @pytest.fixture(scope="session")
 def services(sample_index_dir, embedder, live_index, reader) -> Services:
-    settings = Settings(index_dir=sample_index_dir)
-    return Services(settings, embedder, live_index, reader, Assistant(live_index, reader))
+    return services_over(sample_index_dir, embedder, live_index, reader)
 
 
 @pytest.fixture(scope="session")

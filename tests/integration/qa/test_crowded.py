@@ -9,11 +9,9 @@ from qa.config import PROJECT_ROOT, Settings
 from qa.embedding import Embedder
 from qa.index import NewsIndex
 from qa.ingestion import load_articles
-from qa.live import LiveIndex
 from qa.pipeline import Assistant
-from tests.conftest import SAMPLE_ARTICLES, SAMPLE_ID
+from tests.conftest import SAMPLE_ARTICLES, SAMPLE_ID, loaded_live_index, services_over
 from web.app import create_app
-from web.deps import Services
 
 BBC = PROJECT_ROOT.parent / "shared" / "corpus" / "bbc-news-2004-2005.jsonl"
 
@@ -37,9 +35,7 @@ def crowded_dir(embedder, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def crowded_live(crowded_dir, embedder):
-    live = LiveIndex(crowded_dir, embedder)
-    live.load()
-    return live
+    return loaded_live_index(crowded_dir, embedder)
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +45,7 @@ def crowded_index(crowded_live):
 
 @pytest.fixture(scope="module")
 def crowded_client(crowded_dir, crowded_live, embedder, reader):
-    services = Services(Settings(index_dir=crowded_dir), embedder, crowded_live, reader,
-                        Assistant(crowded_live, reader))
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(services=services_over(crowded_dir, embedder, crowded_live, reader))) as client:
         yield client
 
 

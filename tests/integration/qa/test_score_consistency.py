@@ -12,9 +12,8 @@ from qa.evidence import with_story_evidence
 from qa.pipeline import Assistant
 from qa.reader import SpanCandidate
 from qa.squad import SquadExample
-from tests.conftest import SAMPLE_ID
+from tests.conftest import SAMPLE_ID, services_over
 from web.app import create_app
-from web.deps import Services
 
 
 def test_the_same_question_gets_the_same_score_through_the_evaluation_and_ask(client, services, tmp_path):
@@ -47,8 +46,8 @@ def test_a_calibration_that_weighs_the_story_evidence_scores_the_same_through_bo
     dump = tmp_path / "dump.jsonl"
     evaluate_pipeline(assistant, [], [example], [SAMPLE_ID], dump=dump)
     top = json.loads(dump.read_text())["candidates"][0]
-    with TestClient(create_app(services=Services(services.settings, services.embedder, services.live_index,
-                                                 reader, assistant))) as client:
+    served = services_over(services.settings.index_dir, services.embedder, services.live_index, reader, assistant)
+    with TestClient(create_app(services=served)) as client:
         answer = client.post("/ask", json={"question": question}).json()["answers"][0]
     assert (answer["text"], answer["start"], answer["document_id"]) == (top["text"], top["start"], SAMPLE_ID)
     assert abs(answer["score"] - top["calibrated"]) <= 5e-5
