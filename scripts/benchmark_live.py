@@ -43,7 +43,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.config import PROJECT_ROOT  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402
-from qa.following.feeds import entry_document_id  # noqa: E402
+from qa.following.feed_records import entry_document_id  # noqa: E402
 from scripts.load_test import QUESTIONS, machine  # noqa: E402
 from tests.feedsite import FeedSite, article_page, item, rss  # noqa: E402
 from tests.waiting import free_port, until  # noqa: E402

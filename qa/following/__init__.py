@@ -31,7 +31,8 @@ from pathlib import Path
 
 from qa.config import Settings
 from qa.embedding import Embedder
-from qa.following.feeds import FEEDS_FOLDER, FeedListError, FeedPoll, FeedPoller, read_feed_list
+from qa.following.feed_records import FeedListError, FeedPoll, read_feed_list
+from qa.following.feeds import FEEDS_FOLDER, FeedPoller
 from qa.following.fetch import Fetcher
 from qa.following.folders import FolderWatcher, watched_folders
 from qa.following.writer import ArchiveWriter

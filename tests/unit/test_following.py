@@ -19,14 +19,8 @@ import pytest
 
 from qa.config import Settings
 from qa.following import Follower, FollowError, check_settings, feeds_folder, poll_feeds_once
-from qa.following.feeds import (
-    FeedListError,
-    FeedPoller,
-    entry_document_id,
-    entry_key,
-    feed_owner,
-    read_feed_list,
-)
+from qa.following.feed_records import FeedListError, entry_document_id, entry_key, feed_owner, read_feed_list
+from qa.following.feeds import FeedPoller
 from qa.following.fetch import Fetcher, FetchError, check_url, is_internal_address, is_internal_host, shown_url
 from qa.following.writer import ArchiveWriter
 from qa.ingestion import load_file, normalize_date

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from qa.config import Settings
 from qa.following import Follower, feeds_folder, poll_feeds_once
-from qa.following.feeds import entry_document_id
+from qa.following.feed_records import entry_document_id
 from qa.live import LiveIndex
 from qa.pipeline import Assistant
 from qa.stores import folder_backend
