@@ -67,11 +67,17 @@ class NewsIndex:
         return self.store.manifest.get("fallback_reason")
 
     # -- querying ---------------------------------------------------------------------------------
+    def embed(self, question: str) -> np.ndarray:
+        """The question's vector, for searches that ask one question twice (`search(vector=...)`)."""
+        return self.embedder.encode([question])[0]
+
     def search(self, question: str, k: int = 8, candidates: int = 50, dense_weight: float = 1.0,
-               sparse_weight: float = 1.0, filters: Filters | None = None) -> list[Passage]:
-        """Hybrid retrieval (see `Store.search`); the question is embedded here, once."""
-        vector = self.embedder.encode([question])[0] if dense_weight > 0 else np.zeros(self.embedder.dimension,
-                                                                                            dtype=np.float32)
+               sparse_weight: float = 1.0, filters: Filters | None = None,
+               vector: np.ndarray | None = None) -> list[Passage]:
+        """Hybrid retrieval (see `Store.search`); the question is embedded here, once (or `vector`, its
+        embedding from `embed`, is used)."""
+        if vector is None:
+            vector = self.embed(question) if dense_weight > 0 else np.zeros(self.embedder.dimension, dtype=np.float32)
         return self.store.search(question, vector, k, candidates=candidates, filters=filters,
                                  dense_weight=dense_weight, sparse_weight=sparse_weight)
 

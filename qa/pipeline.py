@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from qa.chunking import split_sentences
 from qa.config import (DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ,
-                       DEFAULT_READ_BUDGET_WORDS, DEFAULT_READ_WORDS, Settings)
+                       DEFAULT_READ_BUDGET_WORDS, DEFAULT_READ_MIN_ARTICLE_WORDS, DEFAULT_READ_WORDS,
+                       DEFAULT_STORY_CHUNKS, Settings)
 from qa.evidence import with_story_evidence
 from qa.index import NewsIndex
 from qa.live import LiveIndex
 from qa.reader import STORY_FEATURES, ExtractiveReader, Reading, SpanCandidate
-from qa.reading import plan_windows
+from qa.reading import plan_windows, with_story_chunks
 from qa.stores.base import IndexLoadError
 from qa.types import Answer, Document, Filters, Passage, Support
 
@@ -200,7 +201,9 @@ class Assistant:
                  passages_to_read: int = DEFAULT_PASSAGES_TO_READ, threshold: float | None = None,
                  first_read: int = DEFAULT_FIRST_READ,
                  first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH, read_words: int = DEFAULT_READ_WORDS,
-                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS, story_evidence: bool | None = None) -> None:
+                 read_budget_words: int = DEFAULT_READ_BUDGET_WORDS,
+                 read_min_article_words: int = DEFAULT_READ_MIN_ARTICLE_WORDS, story_evidence: bool | None = None,
+                 story_chunks: int = DEFAULT_STORY_CHUNKS) -> None:
         self.index = index
         self.reader = reader
         # The story evidence (qa.evidence.with_story_evidence) reads every candidate's article: done when the
@@ -209,6 +212,8 @@ class Assistant:
         self.passages_to_read = passages_to_read
         self.first_read, self.first_read_enough = first_read, first_read_enough
         self.read_words, self.read_budget_words = read_words, read_budget_words
+        self.read_min_article_words = read_min_article_words
+        self.story_chunks = story_chunks
         self.threshold = reader.calibration.threshold if threshold is None else threshold
 
     @classmethod
@@ -217,7 +222,9 @@ class Assistant:
         """The assistant `settings` describe (passages read, first read, threshold); `overrides` win."""
         values = {"passages_to_read": settings.passages_to_read, "threshold": settings.no_answer_threshold,
                   "first_read": settings.first_read, "first_read_enough": settings.first_read_enough,
-                  "read_words": settings.read_words, "read_budget_words": settings.read_budget_words}
+                  "read_words": settings.read_words, "read_budget_words": settings.read_budget_words,
+                  "read_min_article_words": settings.read_min_article_words,
+                  "story_chunks": settings.story_chunks}
         return cls(index, reader, **{**values, **overrides})
 
     def current_index(self) -> NewsIndex | None:
@@ -250,11 +257,11 @@ class Assistant:
         if index is None:
             raise IndexLoadError("no index is loaded")
         question = " ".join(question.split())
-        passages = self.retrieve(index, question, top_k, filters)
+        passages, first = self.retrieve(index, question, top_k, filters)
         if not passages and _matches_nothing(index, filters):
             return AskResult(question, [], [], _elapsed_ms(started), no_answer=True, message=NO_MATCH)
         _check_deadline(deadline, "after retrieval")
-        reading = self.read(question, passages, index)
+        reading = self.read(question, passages, index, first)
         _check_deadline(deadline, "after reading")
         kept = self.rank(reading.candidates)
         confident = bool(kept) and kept[0][1] >= self.threshold
@@ -266,16 +273,30 @@ class Assistant:
                          passages_read=reading.passages_read)
 
     # -- the steps of `ask` ------------------------------------------------------------------------
-    def retrieve(self, index: NewsIndex, question: str, top_k: int, filters: Filters | None) -> list[Passage]:
-        """The passages to read: `passages_to_read` of them, or `top_k` when that is more."""
-        return index.search(question, k=max(self.passages_to_read, top_k), filters=filters)
+    def retrieve(self, index: NewsIndex, question: str, top_k: int,
+                 filters: Filters | None) -> tuple[list[Passage], int]:
+        """The passages to read: `passages_to_read` of them, or `top_k` when that is more; and how many of
+        them to read first. With `story_chunks`, the best passage's article is searched alone too, and its
+        best chunks not yet retrieved are read with the first passages (`qa.reading.with_story_chunks`)."""
+        k = max(self.passages_to_read, top_k)
+        if not self.story_chunks:
+            return index.search(question, k=k, filters=filters), self.first_read
+        vector = index.embed(question)  # one embedding for both searches
+        passages = index.search(question, k=k, filters=filters, vector=vector)
+        if not passages:
+            return passages, self.first_read
+        story = index.search(question, k=self.story_chunks + k, vector=vector,
+                             filters=Filters(document_ids=(passages[0].document_id,)))
+        return with_story_chunks(passages, story, self.first_read, self.story_chunks)
 
-    def read(self, question: str, passages: list[Passage], index: NewsIndex) -> Reading:
-        """Span candidates from `passages`, the first `first_read` read alone (see `ExtractiveReader.read_first`),
-        with the story evidence of their articles (`qa.evidence.with_story_evidence`) when `story_evidence`.
+    def read(self, question: str, passages: list[Passage], index: NewsIndex, first: int | None = None) -> Reading:
+        """Span candidates from `passages`, the first `first` (default `first_read`) read alone (see
+        `ExtractiveReader.read_first`), with the story evidence of their articles
+        (`qa.evidence.with_story_evidence`) when `story_evidence`.
 
-        With `read_words`, each passage is read inside a window of its article (`qa.reading.plan_windows`:
-        grown by whole sentences, windows of one article merged, at most `read_budget_words` words); the
+        With `read_words`, each passage of an article of `read_min_article_words` words or more is read
+        inside a window of its article (`qa.reading.plan_windows`: grown by whole sentences, windows of
+        one article merged, at most `read_budget_words` words); the
         windows of the first `first_read` passages are read first. `passages_read` counts the retrieved
         passages whose text was read."""
         articles: dict[str, Document | None] = {}  # each article asked of the store once per question
@@ -285,12 +306,13 @@ class Assistant:
                 articles[document_id] = index.document(document_id)
             return articles[document_id]
 
+        first = self.first_read if first is None else first
         if not self.read_words:
-            reading = self.reader.read_first(question, passages, self.first_read, self.first_read_enough)
+            reading = self.reader.read_first(question, passages, first, self.first_read_enough)
         else:
             windows = plan_windows(passages, lambda i: getattr(article(i), "text", None), self.read_words,
-                                   self.read_budget_words or None)
-            first = sum(1 for w in windows if min(w.hits) < self.first_read) if self.first_read else 0
+                                   self.read_budget_words or None, self.read_min_article_words)
+            first = sum(1 for w in windows if min(w.hits) < first) if first else 0
             reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough)
             reading = Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
 

@@ -16,6 +16,14 @@ chunk is read inside a window grown from its neighbours in the same article:
 `plan_windows` is a pure function of the retrieved passages and their articles' texts, so it
 is tested on hand-worked cases; `qa.pipeline.Assistant.read` calls it between retrieval and
 the reader.
+
+Search within the story: in a long article the chunk that holds the answer may name neither the
+story nor anything else of the question but what is asked ("It is 241 meters long"), and ranks
+below the article's other chunks and other articles' in a search of the whole archive. Searched
+within the article of the best passage alone (the story the question most likely names), it
+ranks high. `with_story_chunks` places the best such chunks not yet retrieved among the passages
+read first, in place of the last ones the archive-wide search returned (what a question reads, and
+so its cost, stays the same).
 """
 
 from __future__ import annotations
@@ -71,11 +79,11 @@ def _grow(units: list[_Unit], first: int, last: int, words: int) -> tuple[int, i
 
 
 def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], words: int,
-                 budget: int | None = None) -> list[Window]:
+                 budget: int | None = None, min_article_words: int = 0) -> list[Window]:
     """The windows to read for `passages` (the retriever's order), each grown to about `words` words.
 
     `text_of(document_id)` gives an article's stored text (None when unknown: the chunk is read
-    as it is). Windows of one article that overlap or touch are merged; a window is not added
+    as it is). A chunk of an article under `min_article_words` words is read as it is too. Windows of one article that overlap or touch are merged; a window is not added
     once `budget` words are planned (None: no budget), except the first, which is always read.
     """
     windows: list[dict] = []  # {"doc", "first", "last", "passage", "hits"}, in reading order
@@ -88,7 +96,9 @@ def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], 
 
     for rank, hit in enumerate(passages):
         if hit.document_id not in texts:
-            texts[hit.document_id] = text_of(hit.document_id)
+            text = text_of(hit.document_id)
+            short = text is not None and min_article_words and len(_WORD.findall(text)) < min_article_words
+            texts[hit.document_id] = None if short else text
         text = texts[hit.document_id]
         inside: list[int] = []
         if text is not None and text[hit.start:hit.end] == hit.text:
@@ -123,6 +133,26 @@ def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], 
         if not same:
             windows.append(keep)
     return [_window(w, units_of, texts) for w in windows]
+
+
+def with_story_chunks(passages: list[Passage], story: list[Passage], first: int,
+                      limit: int) -> tuple[list[Passage], int]:
+    """`passages` (the retriever's order) with up to `limit` chunks of `story` (a search within the best
+    passage's article, best first) that are not among them, placed right after the first `first`
+    passages so that they are read with those, in place of the last retrieved passages: a question
+    reads as many passages as before. Also how many passages to read first now (0 stays 0: everything
+    at once)."""
+    have = {p.chunk_id for p in passages}
+    extra = [p for p in story if p.chunk_id not in have][:max(0, min(limit, len(passages) - 1))]
+    if not extra:
+        return passages, first
+    split = first if 0 < first < len(passages) else len(passages)
+    head, tail = passages[:split], passages[split:]
+    if len(extra) <= len(tail):
+        tail = tail[:len(tail) - len(extra)]
+    else:
+        head, tail = head[:len(passages) - len(extra)], []
+    return head + extra + tail, (len(head) + len(extra) if first else 0)
 
 
 def _window(plan: dict, units_of: dict[str, list[_Unit]], texts: dict[str, str | None]) -> Window:

@@ -2,12 +2,13 @@
 
     python scripts/sweep_reading.py FILE [evaluate's options] --variant 0:0:192:64 --variant 200:0:384:128 ...
 
-Each `--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH]]` is `newsqa evaluate --mode pipeline
+Each `--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY]]]` is `newsqa evaluate --mode pipeline
 --read-words WORDS --read-budget BUDGET --window WINDOW --stride STRIDE [--first-read FIRST
---first-read-enough ENOUGH]`, run on the same index (built once, chunk vectors cached), so the
+--first-read-enough ENOUGH [--story-chunks STORY]]`, run on the same index (built once, chunk vectors cached), so the
 settings are compared on exactly the same retrieval. Prints one line per variant (top-1 F1
 always answering, overall and per coverage bucket; with abstention; latency; windows read) and
-writes every full report into --out-dir. Latencies are comparable only between variants of one
+writes every full report into --out-dir. `--read-min-article-words` (evaluate's option, for every
+variant) grows windows only in articles that long; 0 grows them in every article. Latencies are comparable only between variants of one
 run on an otherwise idle machine.
 """
 
@@ -31,14 +32,16 @@ from qa.squad import load_squad  # noqa: E402
 
 def variant(text: str) -> dict:
     parts = text.split(":")
-    if not 4 <= len(parts) <= 6:
-        raise SystemExit(f"--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH]], not {text!r}")
+    if not 4 <= len(parts) <= 7:
+        raise SystemExit(f"--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY]]], not {text!r}")
     words, budget, window, stride = (int(p) for p in parts[:4])
     out = {"read_words": words, "read_budget_words": budget, "window": window, "stride": stride}
     if len(parts) > 4:
         out["first_read"] = int(parts[4])
     if len(parts) > 5:
         out["first_read_enough"] = float(parts[5])
+    if len(parts) > 6:
+        out["story_chunks"] = int(parts[6])
     return out
 
 
@@ -63,10 +66,13 @@ def main() -> int:
             index, reader, settings, passages_to_read=args.passages, threshold=args.threshold,
             first_read=chosen.get("first_read", args.first_read),
             first_read_enough=chosen.get("first_read_enough", args.first_read_enough),
-            read_words=chosen["read_words"], read_budget_words=chosen["read_budget_words"])
+            read_words=chosen["read_words"], read_budget_words=chosen["read_budget_words"],
+            read_min_article_words=args.read_min_article_words,
+            story_chunks=chosen.get("story_chunks", args.story_chunks))
         started = time.time()
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], details=True)
-        report.update(variant=chosen, seconds=round(time.time() - started, 1), file=args.file.name,
+        report.update(variant=chosen, read_min_article_words=args.read_min_article_words,
+                      seconds=round(time.time() - started, 1), file=args.file.name,
                       crowd=args.crowd, date=time.strftime("%Y-%m-%d"))
         name = "-".join(str(v) for v in chosen.values())
         (args.out_dir / f"{args.file.stem}-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -75,7 +81,7 @@ def main() -> int:
               f" ({buckets['low']['questions']})  mid {buckets['mid'].get('forced_top1_f1', '-'):>5}"
               f"  high {buckets['high'].get('forced_top1_f1', '-'):>5}  abst {report['top1_f1']:5.2f}"
               f"  p50 {report['latency_ms_p50']:6.1f}  p95 {report['latency_ms_p95']:6.1f}"
-              f"  read {report['passages_read_mean']:.2f}", flush=True)
+              f"  read {report['passages_read_mean']:.2f}  ans@10 {report.get('answer_recall@10', '-')}", flush=True)
     return 0
 
 

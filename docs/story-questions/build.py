@@ -1,6 +1,6 @@
 """Build the BBC story question set from its working files, check it, and split it once by article.
 
-    python docs/story-questions/build.py [--check-only] [--work FILE ...]
+    python docs/story-questions/build.py [--set story|long] [--check-only] [--work FILE ...]
 
 Working files (`work/*.jsonl`, one question a line, typed by the people who wrote the set while
 reading each article):
@@ -17,6 +17,11 @@ each question's coverage (`qa.coverage`: the share of its content words that the
 repeats) and bucket, and writes `bbc-story-questions.json`. Without --check-only it then splits the set
 once by article (the same rule and seed as the news set) into `bbc-story-questions-calibration.json`
 and `bbc-story-questions-report.json`. Never tune on the report half.
+
+`--set long` builds the long-article set the same way from `long/work/*.jsonl` into `long/`: questions
+on articles of 600 words or more that neither other set uses, each answer in the article's body
+(starting past `LONG_BODY_SHARE` of its text), far from the lead that names the story, as in the
+long news articles where our 100-word chunks cut the answer away from its subject (issue #27).
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ import build_split  # noqa: E402  (the news set's checks and split rule, reused 
 
 from qa.coverage import bucket, coverage  # noqa: E402
 
-SOURCE = HERE / "bbc-story-questions.json"
-HALVES = {"calibration": HERE / "bbc-story-questions-calibration.json",
-          "report": HERE / "bbc-story-questions-report.json"}
 NEWS_SET = PROJECT_ROOT / "docs" / "news-questions" / "bbc-news-questions.json"
+# each set: its working files' folder, the stem of its files, the sets whose articles it may not use
+SETS = {"story": (HERE, "bbc-story-questions", [NEWS_SET]),
+        "long": (HERE / "long", "bbc-long-story-questions", [NEWS_SET, HERE / "bbc-story-questions.json"])}
+LONG_MIN_WORDS = 600
+LONG_BODY_SHARE = 0.35  # a long-set answer starts past this share of its article's characters
 
 
 def locate(text: str, answer: str, anchor: str | None) -> tuple[int | None, str | None]:
@@ -75,7 +82,7 @@ def read_work(paths: list[Path]) -> list[dict]:
     return rows
 
 
-def assemble(rows: list[dict], archive: dict[str, dict]) -> tuple[dict, list[str]]:
+def assemble(rows: list[dict], archive: dict[str, dict], prefix: str = "story") -> tuple[dict, list[str]]:
     errors: list[str] = []
     by_doc: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
@@ -84,7 +91,7 @@ def assemble(rows: list[dict], archive: dict[str, dict]) -> tuple[dict, list[str
             errors.append(f"{row['_where']}: {doc!r} is not an id of the archive")
             continue
         text = archive[doc]["text"]
-        qa = {"id": f"story-{doc}-{len(by_doc[doc]) + 1:02d}", "question": row["question"].strip()}
+        qa = {"id": f"{prefix}-{doc}-{len(by_doc[doc]) + 1:02d}", "question": row["question"].strip()}
         if row.get("impossible"):
             qa.update(answers=[], is_impossible=True)
             if row.get("absent_terms"):
@@ -110,6 +117,21 @@ def assemble(rows: list[dict], archive: dict[str, dict]) -> tuple[dict, list[str
     return {"version": "v2.0", "data": items, "conflicts": []}, errors
 
 
+def long_errors(data: dict) -> list[str]:
+    """The long set's own rules: long articles, answers in the body rather than the lead."""
+    errors = []
+    for item in data["data"]:
+        text = item["paragraphs"][0]["context"]
+        if len(text.split()) < LONG_MIN_WORDS:
+            errors.append(f"{item['document_id']}: {len(text.split())} words, under {LONG_MIN_WORDS}")
+        for qa in item["paragraphs"][0]["qas"]:
+            for answer in qa["answers"]:
+                if answer["answer_start"] < LONG_BODY_SHARE * len(text):
+                    errors.append(f"{qa['id']}: answer at {answer['answer_start'] / len(text):.0%} of the article, "
+                                  f"in its lead (the long set asks for answers past {LONG_BODY_SHARE:.0%})")
+    return errors
+
+
 def counts(data: dict) -> dict:
     qas = [(item, qa) for item in data["data"] for qa in item["paragraphs"][0]["qas"]]
     answerable = [qa for _, qa in qas if not qa["is_impossible"]]
@@ -123,18 +145,22 @@ def counts(data: dict) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=sorted(SETS), default="story", help="which question set (default: story)")
     parser.add_argument("--archive", type=Path, default=build_split.DEFAULT_ARCHIVE)
     parser.add_argument("--check-only", action="store_true", help="verify and print, write nothing")
     parser.add_argument("--work", type=Path, nargs="*", help="working files (default: all of work/*.jsonl)")
     parser.add_argument("--show", action="store_true", help="print each question's coverage")
     args = parser.parse_args()
     archive = build_split.load_archive(args.archive)
-    rows = read_work(args.work or sorted((HERE / "work").glob("*.jsonl")))
-    data, errors = assemble(rows, archive)
-    news = json.loads(NEWS_SET.read_text(encoding="utf-8"))
-    used = {item["document_id"] for item in news["data"]}
-    errors += [f"{item['document_id']}: already in the news question set" for item in data["data"]
-               if item["document_id"] in used]
+    folder, stem, others = SETS[args.set]
+    rows = read_work(args.work or sorted((folder / "work").glob("*.jsonl")))
+    data, errors = assemble(rows, archive, prefix=args.set)
+    for other in others:
+        used = {item["document_id"] for item in json.loads(other.read_text(encoding="utf-8"))["data"]}
+        errors += [f"{item['document_id']}: already in {other.name}" for item in data["data"]
+                   if item["document_id"] in used]
+    if args.set == "long":
+        errors += long_errors(data)
     errors += [e for e in build_split.check(data, archive) if "unanswerable without absent_terms" not in e]
     if args.show:
         for item in data["data"]:
@@ -149,13 +175,15 @@ def main() -> int:
     if args.check_only:
         return 0
     data["_about"] = ("BBC story questions: written by reading, naming the story in words the answer's sentence "
-                      "often does not repeat (docs/story-questions/README.md). Built by build.py.")
-    SOURCE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+                      "often does not repeat (docs/story-questions/README.md). Built by build.py"
+                      + (" --set long: long articles, answers in their body." if args.set == "long" else "."))
+    (folder / f"{stem}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     halves = build_split.split(data)
     for half, content in halves.items():
-        content["_about"] = (f"The {half} half of bbc-story-questions.json, split by article with "
+        content["_about"] = (f"The {half} half of {stem}.json, split by article with "
                              f"random.Random({build_split.SEED}) (build.py). Never tune on the report half.")
-        HALVES[half].write_text(json.dumps(content, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        (folder / f"{stem}-{half}.json").write_text(json.dumps(content, ensure_ascii=False, indent=1) + "\n",
+                                                    encoding="utf-8")
         print(json.dumps({half: counts(content)}, indent=1))
     return 0
 

@@ -173,7 +173,9 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
                                         story_evidence=True,  # recorded in the dump for any later fit
                                         first_read=args.first_read, first_read_enough=args.first_read_enough,
-                                        read_words=args.read_words, read_budget_words=args.read_budget)
+                                        read_words=args.read_words, read_budget_words=args.read_budget,
+                                            read_min_article_words=args.read_min_article_words,
+                                        story_chunks=args.story_chunks)
     dump.parent.mkdir(parents=True, exist_ok=True)
     evaluate_pipeline(assistant, indexed, split.asked, [d.id for d in documents], dump=dump)
     if args.crowd and args.crowd_questions:
@@ -220,7 +222,9 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         "candidates_per_question": args.candidates_per_question,
         "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},
         # What the reader read around each passage (qa.reading): the dumps must be asked the same way.
-        "reading": {"read_words": args.read_words, "read_budget_words": args.read_budget},
+        "reading": {"read_words": args.read_words, "read_budget_words": args.read_budget,
+                    "read_min_article_words": args.read_min_article_words,
+                    "story_chunks": args.story_chunks},
         "reader_window": [args.window, args.stride],
         "chosen_by": f"accuracy >= {args.target_accuracy}%" if args.choose == "accuracy" else args.choose,
         "at_threshold": chosen,

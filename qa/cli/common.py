@@ -52,6 +52,12 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
                         help="words of the window read around each retrieved chunk (qa.reading); 0: the chunk")
     parser.add_argument("--read-budget", type=int, default=settings.read_budget_words,
                         help="words read per question at most; 0: no budget")
+    parser.add_argument("--read-min-article-words", type=int, default=settings.read_min_article_words,
+                        help="windows only in articles of at least this many words (shorter ones: the chunk); "
+                             "0: every article")
+    parser.add_argument("--story-chunks", type=int, default=settings.story_chunks,
+                        help="chunks of the best passage's article, searched alone, read with the first passages "
+                             "(qa.reading.with_story_chunks); 0: off")
     parser.add_argument("--window", type=int, default=DEFAULT_READER_WINDOW, metavar="96..512",
                         help="tokens per reader window, question included (an ablation knob: the server reads "
                              "as the default does)")

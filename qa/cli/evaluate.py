@@ -154,6 +154,8 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
                                             threshold=args.threshold, first_read=args.first_read,
                                             first_read_enough=args.first_read_enough,
                                             read_words=args.read_words, read_budget_words=args.read_budget,
+                                            read_min_article_words=args.read_min_article_words,
+                                            story_chunks=args.story_chunks,
                                             # a dump records the story evidence for a later fit, used or not
                                             story_evidence=True if args.dump else None)
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], args.details,
@@ -163,6 +165,8 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
         two_step = 0 < args.first_read < args.passages
         report["first_read"] = [args.first_read, args.first_read_enough] if two_step else None
         report["read_words"], report["read_budget_words"] = args.read_words, args.read_budget
+        report["read_min_article_words"] = args.read_min_article_words
+        report["story_chunks"] = args.story_chunks
     if kept is not None:
         report["unseen_by_calibration"] = {"articles_indexed": len(kept), "of_articles": len(articles)}
     report["index_build_seconds"] = round(archive["build_seconds"], 1)

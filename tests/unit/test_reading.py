@@ -69,6 +69,22 @@ def test_no_text_is_read_twice():
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(sorted(spans), sorted(spans)[1:]))
 
 
+def test_only_articles_of_the_minimum_length_are_grown():
+    # ARTICLE has 30 words, OTHER 11: with a minimum of 20 words ARTICLE's chunk is grown, OTHER's
+    # chunk (its second sentence alone) is read exactly as retrieved, and its neighbours are not read.
+    start = OTHER.index("It is")
+    short = Passage(1, "b", "b", start, start + len("It is 241 meters long."), "It is 241 meters long.", 0.9)
+    windows = plan_windows([hit("a", ARTICLE, 6, 6), short], {**TEXTS, "b": OTHER}.get, words=12,
+                           min_article_words=20)
+    assert (windows[0].passage.start, windows[0].passage.end) == (sentence(4)[0], sentence(7)[1])
+    assert windows[1].passage == short and windows[1].hits == (1,)
+    # 0 grows every article; a minimum above ARTICLE's length grows none
+    grown = plan_windows([short], {"b": OTHER}.get, words=12, min_article_words=0)[0].passage
+    assert (grown.start, grown.end) == (0, len(OTHER))
+    [kept] = plan_windows([hit("a", ARTICLE, 6, 6)], TEXTS.get, words=12, min_article_words=31)
+    assert (kept.passage.start, kept.passage.end) == sentence(6)
+
+
 def test_far_apart_hits_of_one_article_stay_two_windows():
     windows = plan_windows([hit("a", ARTICLE, 0, 0), hit("a", ARTICLE, 9, 9)], TEXTS.get, words=6)
     assert [(w.passage.start, w.passage.end) for w in windows] == [(0, sentence(1)[1]),
@@ -207,3 +223,54 @@ def test_a_calibration_that_weighs_a_story_feature_turns_the_evidence_on(chunked
     assert Assistant(chunked_index, reader).story_evidence is True
     reader.calibration = Calibration(weights={"margin": 1.0})
     assert Assistant(chunked_index, reader).story_evidence is False
+
+
+# -- search within the story (qa.reading.with_story_chunks) -------------------------------------------
+def chunk(chunk_id: int, doc: str = "a") -> Passage:
+    start, end = sentence(chunk_id)
+    return Passage(chunk_id, doc, doc, start, end, ARTICLE[start:end], 1.0)
+
+
+def test_story_chunks_not_yet_retrieved_are_read_with_the_first_passages():
+    from qa.reading import with_story_chunks
+
+    retrieved = [chunk(0), chunk(1, "b"), chunk(2), chunk(3, "b"), chunk(4, "c")]
+    story = [chunk(2), chunk(7), chunk(0), chunk(9), chunk(8)]  # the article searched alone, best first
+    passages, first = with_story_chunks(retrieved, story, first=2, limit=2)
+    # 2 is retrieved already, so the story adds 7 and 9 (its best new ones, in its order) after the first
+    # two, in place of the last two retrieved: as many passages are read as before
+    assert [p.chunk_id for p in passages] == [0, 1, 7, 9, 2]
+    assert first == 4
+    # everything read at once stays so
+    assert [p.chunk_id for p in with_story_chunks(retrieved, story, first=0, limit=2)[0]] == [0, 1, 2, 7, 9]
+    assert with_story_chunks(retrieved, story, first=0, limit=2)[1] == 0
+    # a first read of all the passages: the added one replaces the last, and is read first too
+    passages, first = with_story_chunks(retrieved, story, first=5, limit=1)
+    assert [p.chunk_id for p in passages] == [0, 1, 2, 3, 7] and first == 5
+    # more new chunks than passages after the first read: the first read's own last ones give way,
+    # never the best passage
+    passages, first = with_story_chunks(retrieved[:3], story, first=2, limit=3)
+    assert [p.chunk_id for p in passages] == [0, 7, 9] and first == 3
+    # nothing new in the story: the passages and the first read are as retrieved
+    assert with_story_chunks(retrieved, [chunk(0), chunk(2)], first=2, limit=3) == (retrieved, 2)
+
+
+def test_the_pipeline_reads_the_best_articles_other_chunks_first(chunked_index):
+    reader = FakeReader([])
+    question = "How long is the Izumo, Japan's largest warship?"
+    plain = Assistant(chunked_index, FakeReader([]), passages_to_read=2, first_read=1).retrieve(
+        chunked_index, question, 3, None)  # `ask` retrieves top_k=3 passages when that is more
+    assert plain[1] == 1 and len(plain[0]) == 3
+    Assistant(chunked_index, reader, passages_to_read=2, first_read=1, story_chunks=2).ask(question)
+    call = reader.calls[0]
+    read = call["passages"]
+    best = read[0].document_id
+    retrieved = {p.chunk_id for p in plain[0]}
+    added = read[1:3]
+    # two chunks of the best passage's article that the search of the archive did not return, read first,
+    # in place of the last two it returned
+    assert len(read) == 3 and call["first"] == 3
+    assert all(p.document_id == best and p.chunk_id not in retrieved for p in added)
+    assert read[0].chunk_id == plain[0][0].chunk_id
+    texts = {"izumo": LONG.text, "harbour": SHORT.text}
+    assert all(p.text == texts[p.document_id][p.start:p.end] for p in read)
