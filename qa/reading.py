@@ -83,8 +83,9 @@ def plan_windows(passages: list[Passage], text_of: Callable[[str], str | None], 
     """The windows to read for `passages` (the retriever's order), each grown to about `words` words.
 
     `text_of(document_id)` gives an article's stored text (None when unknown: the chunk is read
-    as it is). A chunk of an article under `min_article_words` words is read as it is too. Windows of one article that overlap or touch are merged; a window is not added
-    once `budget` words are planned (None: no budget), except the first, which is always read.
+    as it is). A chunk of an article under `min_article_words` words is read as it is too. Windows
+    of one article that overlap or touch are merged; a window is not added once `budget` words are
+    planned (None: no budget), except the first, which is always read.
     """
     windows: list[dict] = []  # {"doc", "first", "last", "passage", "hits"}, in reading order
     texts: dict[str, str | None] = {}  # each article asked for once, however many of its chunks were retrieved

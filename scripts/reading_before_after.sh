@@ -31,24 +31,22 @@ D=../shared/data/qa
 O=$1
 E=".venv/bin/newsqa evaluate"
 mkdir -p runs/dumps "$O"
+# shellcheck disable=SC2086  # the options are words
 run_side() {  # side reader options
   local side=$1 reader=$2; shift 2
   local X="--reader-model $reader $*"
-  # shellcheck disable=SC2086  # the options are words
-  {
-    $E docs/story-questions/bbc-story-questions-report.json --mode pipeline --crowd $X --dump "runs/dumps/$side-story.jsonl" \
-       --out "$O/story-report-$side.json"
-    $E docs/story-questions/long/bbc-long-story-questions-report.json --mode pipeline --crowd $X \
-       --dump "runs/dumps/$side-long.jsonl" --out "$O/long-report-$side.json"
-    $E docs/news-questions/bbc-news-questions-report.json --mode pipeline --crowd $X --dump "runs/dumps/$side-news.jsonl" \
-       --out "$O/news-report-$side.json"
-    $E $D/squad-dev-v1.1.json --mode pipeline --crowd --limit 1000 $X --dump "runs/dumps/$side-squad.jsonl" \
-       --out "$O/squad-dev-$side.json"
-    $E docs/sample-questions.json --mode pipeline $X --details --dump "runs/dumps/$side-sample-alone.jsonl" \
-       --out "$O/sample-alone-$side.json"
-    $E docs/sample-questions.json --mode pipeline --crowd $X --details --dump "runs/dumps/$side-sample-crowd.jsonl" \
-       --out "$O/sample-crowd-$side.json"
-  }
+  $E docs/story-questions/bbc-story-questions-report.json --mode pipeline --crowd $X --dump "runs/dumps/$side-story.jsonl" \
+     --out "$O/story-report-$side.json"
+  $E docs/story-questions/long/bbc-long-story-questions-report.json --mode pipeline --crowd $X \
+     --dump "runs/dumps/$side-long.jsonl" --out "$O/long-report-$side.json"
+  $E docs/news-questions/bbc-news-questions-report.json --mode pipeline --crowd $X --dump "runs/dumps/$side-news.jsonl" \
+     --out "$O/news-report-$side.json"
+  $E $D/squad-dev-v1.1.json --mode pipeline --crowd --limit 1000 $X --dump "runs/dumps/$side-squad.jsonl" \
+     --out "$O/squad-dev-$side.json"
+  $E docs/sample-questions.json --mode pipeline $X --details --dump "runs/dumps/$side-sample-alone.jsonl" \
+     --out "$O/sample-alone-$side.json"
+  $E docs/sample-questions.json --mode pipeline --crowd $X --details --dump "runs/dumps/$side-sample-crowd.jsonl" \
+     --out "$O/sample-crowd-$side.json"
 }
 # a reader of "-" skips that side (its reports are there already)
 [ "$2" = - ] || run_side before "$2" "$3"

@@ -4,12 +4,12 @@
 
 Each `--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY]]]` is `newsqa evaluate --mode pipeline
 --read-words WORDS --read-budget BUDGET --window WINDOW --stride STRIDE [--first-read FIRST
---first-read-enough ENOUGH [--story-chunks STORY]]`, run on the same index (built once, chunk vectors cached), so the
-settings are compared on exactly the same retrieval. Prints one line per variant (top-1 F1
+--first-read-enough ENOUGH [--story-chunks STORY]]`, run on the same index (built once, chunk
+vectors cached), so the settings are compared on exactly the same retrieval. Prints one line per variant (top-1 F1
 always answering, overall and per coverage bucket; with abstention; latency; windows read) and
 writes every full report into --out-dir. `--read-min-article-words` (evaluate's option, for every
-variant) grows windows only in articles that long; 0 grows them in every article. Latencies are comparable only between variants of one
-run on an otherwise idle machine.
+variant) grows windows only in articles that long; 0 grows them in every article. Latencies are
+comparable only between variants of one run on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.cli.common import log_at  # noqa: E402
+from qa.cli.common import log_at, reading_choices  # noqa: E402
 from qa.cli.evaluate import index_archive, parser as evaluate_parser  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import evaluate_pipeline, sample  # noqa: E402
@@ -62,13 +62,8 @@ def main() -> int:
         reader = readers.get(key) or readers.setdefault(key, ExtractiveReader(
             args.reader_model, backend=args.reader_backend, threads=settings.threads, max_length=key[0],
             stride=key[1]))
-        assistant = Assistant.from_settings(
-            index, reader, settings, passages_to_read=args.passages, threshold=args.threshold,
-            first_read=chosen.get("first_read", args.first_read),
-            first_read_enough=chosen.get("first_read_enough", args.first_read_enough),
-            read_words=chosen["read_words"], read_budget_words=chosen["read_budget_words"],
-            read_min_article_words=args.read_min_article_words,
-            story_chunks=chosen.get("story_chunks", args.story_chunks))
+        reading = {**reading_choices(args), **{k: v for k, v in chosen.items() if k not in ("window", "stride")}}
+        assistant = Assistant.from_settings(index, reader, settings, threshold=args.threshold, **reading)
         started = time.time()
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], details=True)
         report.update(variant=chosen, read_min_article_words=args.read_min_article_words,

@@ -122,8 +122,9 @@ def long_errors(data: dict) -> list[str]:
     errors = []
     for item in data["data"]:
         text = item["paragraphs"][0]["context"]
-        if len(text.split()) < LONG_MIN_WORDS:
-            errors.append(f"{item['document_id']}: {len(text.split())} words, under {LONG_MIN_WORDS}")
+        words = len(text.split())
+        if words < LONG_MIN_WORDS:
+            errors.append(f"{item['document_id']}: {words} words, under {LONG_MIN_WORDS}")
         for qa in item["paragraphs"][0]["qas"]:
             for answer in qa["answers"]:
                 if answer["answer_start"] < LONG_BODY_SHARE * len(text):

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cli.common import chunking_options, described, reader_window, reading_options
+from qa.cli.common import chunking_options, described, reader_window, reading_choices, reading_options
 from qa.config import PROJECT_ROOT, Settings
 from qa.evaluation import CALIBRATION_SPLIT_DEFAULTS, SQUAD_TRAIN
 from qa.fitting import (
@@ -170,12 +170,9 @@ def collect(args: argparse.Namespace, settings: Settings, dump: Path) -> None:
     embedder.save()
     reader = ExtractiveReader(args.reader_model, backend=args.reader_backend, max_length=args.window,
                               stride=args.stride)
-    assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages, threshold=1.0,
+    assistant = Assistant.from_settings(index, reader, settings, threshold=1.0,
                                         story_evidence=True,  # recorded in the dump for any later fit
-                                        first_read=args.first_read, first_read_enough=args.first_read_enough,
-                                        read_words=args.read_words, read_budget_words=args.read_budget,
-                                            read_min_article_words=args.read_min_article_words,
-                                        story_chunks=args.story_chunks)
+                                        **reading_choices(args))
     dump.parent.mkdir(parents=True, exist_ok=True)
     evaluate_pipeline(assistant, indexed, split.asked, [d.id for d in documents], dump=dump)
     if args.crowd and args.crowd_questions:

@@ -65,6 +65,15 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
                         help="tokens two windows of one long passage share (under half the window)")
 
 
+def reading_choices(args: argparse.Namespace) -> dict:
+    """The `Assistant` arguments that `reading_options` parsed: how many passages are read, which first,
+    and what around them."""
+    return {"passages_to_read": args.passages, "first_read": args.first_read,
+            "first_read_enough": args.first_read_enough, "read_words": args.read_words,
+            "read_budget_words": args.read_budget, "read_min_article_words": args.read_min_article_words,
+            "story_chunks": args.story_chunks}
+
+
 def reader_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
     """`ExtractiveReader`'s window arguments from --window and --stride, checked."""
     if not 96 <= args.window <= 512:  # the question needs room, and the model has 512 positions

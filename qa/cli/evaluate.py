@@ -39,7 +39,8 @@ import random
 import time
 from pathlib import Path
 
-from qa.cli.common import chunking_options, described, log_at, reader_window, reading_options, store_option
+from qa.cli.common import (chunking_options, described, log_at, reader_window, reading_choices, reading_options,
+                           store_option)
 from qa.config import PROJECT_ROOT, Settings
 from qa.embedding import Embedder
 from qa.evaluation import (
@@ -150,14 +151,9 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
     if args.mode == "retrieval":
         report = evaluate_retrieval(index, examples, archive["article_ids"])
     else:
-        assistant = Assistant.from_settings(index, reader, settings, passages_to_read=args.passages,
-                                            threshold=args.threshold, first_read=args.first_read,
-                                            first_read_enough=args.first_read_enough,
-                                            read_words=args.read_words, read_budget_words=args.read_budget,
-                                            read_min_article_words=args.read_min_article_words,
-                                            story_chunks=args.story_chunks,
+        assistant = Assistant.from_settings(index, reader, settings, threshold=args.threshold,
                                             # a dump records the story evidence for a later fit, used or not
-                                            story_evidence=True if args.dump else None)
+                                            story_evidence=True if args.dump else None, **reading_choices(args))
         report = evaluate_pipeline(assistant, archive["indexed"], examples, archive["article_ids"], args.details,
                                    dump=args.dump)
         report["passages_read"] = args.passages
