@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 from qa.chunking import split_sentences
-from qa.config import (DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_ENOUGH, DEFAULT_PASSAGES_TO_READ,
+from qa.config import (DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_CONFIDENT, DEFAULT_FIRST_READ_ENOUGH,
+                       DEFAULT_PASSAGES_TO_READ,
                        DEFAULT_READ_BUDGET_WORDS, DEFAULT_READ_MIN_ARTICLE_WORDS, DEFAULT_READ_WORDS,
                        DEFAULT_STORY_CHUNKS, Settings)
 from qa.evidence import with_story_evidence
@@ -200,7 +201,8 @@ class Assistant:
     def __init__(self, index: LiveIndex | NewsIndex, reader: ExtractiveReader,
                  passages_to_read: int = DEFAULT_PASSAGES_TO_READ, threshold: float | None = None,
                  first_read: int = DEFAULT_FIRST_READ,
-                 first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH, read_words: int = DEFAULT_READ_WORDS,
+                 first_read_enough: float = DEFAULT_FIRST_READ_ENOUGH,
+                 first_read_confident: float = DEFAULT_FIRST_READ_CONFIDENT, read_words: int = DEFAULT_READ_WORDS,
                  read_budget_words: int = DEFAULT_READ_BUDGET_WORDS,
                  read_min_article_words: int = DEFAULT_READ_MIN_ARTICLE_WORDS, story_evidence: bool | None = None,
                  story_chunks: int = DEFAULT_STORY_CHUNKS) -> None:
@@ -211,6 +213,7 @@ class Assistant:
         self.story_evidence = reader.calibration.uses(STORY_FEATURES) if story_evidence is None else story_evidence
         self.passages_to_read = passages_to_read
         self.first_read, self.first_read_enough = first_read, first_read_enough
+        self.first_read_confident = first_read_confident
         self.read_words, self.read_budget_words = read_words, read_budget_words
         self.read_min_article_words = read_min_article_words
         self.story_chunks = story_chunks
@@ -222,6 +225,7 @@ class Assistant:
         """The assistant `settings` describe (passages read, first read, threshold); `overrides` win."""
         values = {"passages_to_read": settings.passages_to_read, "threshold": settings.no_answer_threshold,
                   "first_read": settings.first_read, "first_read_enough": settings.first_read_enough,
+                  "first_read_confident": settings.first_read_confident,
                   "read_words": settings.read_words, "read_budget_words": settings.read_budget_words,
                   "read_min_article_words": settings.read_min_article_words,
                   "story_chunks": settings.story_chunks}
@@ -292,7 +296,10 @@ class Assistant:
     def read(self, question: str, passages: list[Passage], index: NewsIndex, first: int | None = None) -> Reading:
         """Span candidates from `passages`, the first `first` (default `first_read`) read alone (see
         `ExtractiveReader.read_first`), with the story evidence of their articles
-        (`qa.evidence.with_story_evidence`) when `story_evidence`.
+        (`qa.evidence.with_story_evidence`) when `story_evidence`. The first passages are enough when
+        an answer among them reaches `first_read_enough` by the reader's own probability, or (with
+        `first_read_confident`) when the answer `rank` would show first from them has a calibrated
+        probability of at least `first_read_confident`.
 
         With `read_words`, each passage of an article of `read_min_article_words` words or more is read
         inside a window of its article (`qa.reading.plan_windows`: grown by whole sentences, windows of
@@ -306,24 +313,31 @@ class Assistant:
                 articles[document_id] = index.document(document_id)
             return articles[document_id]
 
-        first = self.first_read if first is None else first
-        if not self.read_words:
-            reading = self.reader.read_first(question, passages, first, self.first_read_enough)
-        else:
-            windows = plan_windows(passages, lambda i: getattr(article(i), "text", None), self.read_words,
-                                   self.read_budget_words or None, self.read_min_article_words)
-            first = sum(1 for w in windows if min(w.hits) < first) if first else 0
-            reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough)
-            reading = Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
-
-        if not self.story_evidence:
-            return reading
-
         def title_and_text(document_id: str) -> tuple[str, str] | None:
             document = article(document_id)
             return (document.title, document.text) if document is not None else None
 
-        return Reading(with_story_evidence(question, reading.candidates, title_and_text), reading.passages_read)
+        def story(candidates: list[SpanCandidate]) -> list[SpanCandidate]:
+            return with_story_evidence(question, candidates, title_and_text) if self.story_evidence else candidates
+
+        def settled(candidates: list[SpanCandidate]) -> bool:
+            """Whether the answer shown first from the first passages is likely enough, calibrated."""
+            calibration = self.reader.calibration
+            best = max(story(candidates), key=calibration.rank_score, default=None)
+            return best is not None and calibration.probability(best) >= self.first_read_confident
+
+        first = self.first_read if first is None else first
+        stop = settled if self.first_read_confident > 0 else None
+        if not self.read_words:
+            reading = self.reader.read_first(question, passages, first, self.first_read_enough, stop)
+        else:
+            windows = plan_windows(passages, lambda i: getattr(article(i), "text", None), self.read_words,
+                                   self.read_budget_words or None, self.read_min_article_words)
+            first = sum(1 for w in windows if min(w.hits) < first) if first else 0
+            reading = self.reader.read_first(question, [w.passage for w in windows], first, self.first_read_enough,
+                                             stop)
+            reading = Reading(reading.candidates, sum(len(w.hits) for w in windows[:reading.passages_read]))
+        return Reading(story(reading.candidates), reading.passages_read)
 
     def rank(self, candidates: list[SpanCandidate]) -> list[tuple[SpanCandidate, float]]:
         """Candidates with their calibrated probability, best first, each answer once: a span is dropped

@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -403,10 +404,15 @@ class ExtractiveReader:
         """
         return self.read_first(question, passages).candidates
 
-    def read_first(self, question: str, passages: list[Passage], first: int = 0, enough: float = 1.0) -> Reading:
+    def read_first(self, question: str, passages: list[Passage], first: int = 0, enough: float = 1.0,
+                   settled: Callable[[list[SpanCandidate]], bool] | None = None) -> Reading:
         """`read`, in two steps ("read more passages cheaply", issue #6): the first `first`
         passages (the retriever's best) are read alone, and the rest only when no answer
-        among them has a shared probability (`answer_probability`) of at least `enough`.
+        among them has a shared probability (`answer_probability`) of at least `enough` and
+        `settled` (when given) does not say they are enough: it is called with the first
+        passages' candidates, their evidence filled in (`qa.evidence.with_evidence`), and the
+        pipeline passes one that asks whether the calibrated probability of the answer it would
+        show first is high enough (issue #27).
 
         The first step's logits are kept, so a question that needs the second step costs
         one more forward pass over the remaining passages, not a second read of all; its
@@ -417,10 +423,14 @@ class ExtractiveReader:
         split = first if 0 < first < len(passages) else len(passages)
         read = [self._forward(question, passages[:split], 0)]
         candidates = self._candidates(read)
-        if split < len(passages) and max((c.answer_probability for c in candidates), default=0.0) < enough:
-            read.append(self._forward(question, passages[split:], split))
-            candidates = self._candidates(read)
-        return Reading(with_evidence(question, candidates), split if len(read) == 1 else len(passages))
+        if split == len(passages) or max((c.answer_probability for c in candidates), default=0.0) >= enough:
+            return Reading(with_evidence(question, candidates), split)
+        if settled is not None:
+            candidates = with_evidence(question, candidates)
+            if settled(candidates):
+                return Reading(candidates, split)
+        read.append(self._forward(question, passages[split:], split))
+        return Reading(with_evidence(question, self._candidates(read)), len(passages))
 
     def _forward(self, question: str, passages: list[Passage], offset: int) -> _Windows:
         """Read `passages` (at position `offset` among all passages read) in one batched pass."""

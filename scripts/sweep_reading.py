@@ -2,12 +2,12 @@
 
     python scripts/sweep_reading.py FILE [evaluate's options] --variant 0:0:192:64 --variant 200:0:384:128 ...
 
-Each `--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY]]]` is `newsqa evaluate --mode pipeline
---read-words WORDS --read-budget BUDGET --window WINDOW --stride STRIDE [--first-read FIRST
---first-read-enough ENOUGH [--story-chunks STORY]]`, run on the same index (built once, chunk
-vectors cached), so the settings are compared on exactly the same retrieval. Prints one line per variant (top-1 F1
-always answering, overall and per coverage bucket; with abstention; latency; windows read) and
-writes every full report into --out-dir. `--read-min-article-words` (evaluate's option, for every
+Each `--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY[:CONFIDENT]]]]` is `newsqa evaluate
+--mode pipeline --read-words WORDS --read-budget BUDGET --window WINDOW --stride STRIDE [--first-read FIRST
+--first-read-enough ENOUGH [--story-chunks STORY [--first-read-confident CONFIDENT]]]`, run on the same
+index (built once, chunk vectors cached), so the settings are compared on exactly the same retrieval.
+Prints one line per variant (top-1 F1 always answering, overall and per coverage bucket; with
+abstention; latency; windows read) and writes every full report into --out-dir. `--read-min-article-words` (evaluate's option, for every
 variant) grows windows only in articles that long; 0 grows them in every article. Latencies are
 comparable only between variants of one run on an otherwise idle machine.
 """
@@ -32,8 +32,8 @@ from qa.squad import load_squad  # noqa: E402
 
 def variant(text: str) -> dict:
     parts = text.split(":")
-    if not 4 <= len(parts) <= 7:
-        raise SystemExit(f"--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY]]], not {text!r}")
+    if not 4 <= len(parts) <= 8:
+        raise SystemExit(f"--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY[:CONFIDENT]]]], not {text!r}")
     words, budget, window, stride = (int(p) for p in parts[:4])
     out = {"read_words": words, "read_budget_words": budget, "window": window, "stride": stride}
     if len(parts) > 4:
@@ -42,6 +42,8 @@ def variant(text: str) -> dict:
         out["first_read_enough"] = float(parts[5])
     if len(parts) > 6:
         out["story_chunks"] = int(parts[6])
+    if len(parts) > 7:
+        out["first_read_confident"] = float(parts[7])
     return out
 
 

@@ -215,6 +215,7 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         # Which of the file's questions were asked: `evaluate --unseen-by-calibration` asks the others.
         "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
         "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
+        "first_read_confident": args.first_read_confident,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "candidates_per_question": args.candidates_per_question,
         "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},

@@ -48,6 +48,9 @@ def reading_options(parser: argparse.ArgumentParser, settings) -> None:
                         help="passages read first, the rest only when no answer among them is likely enough; 0: all")
     parser.add_argument("--first-read-enough", type=float, default=settings.first_read_enough,
                         help="the reader's answer probability among the first passages that spares the rest")
+    parser.add_argument("--first-read-confident", type=float, default=settings.first_read_confident,
+                        help="the calibrated probability of the answer shown first from the first passages that "
+                             "also spares the rest; 0: off")
     parser.add_argument("--read-words", type=int, default=settings.read_words,
                         help="words of the window read around each retrieved chunk (qa.reading); 0: the chunk")
     parser.add_argument("--read-budget", type=int, default=settings.read_budget_words,
@@ -69,8 +72,9 @@ def reading_choices(args: argparse.Namespace) -> dict:
     """The `Assistant` arguments that `reading_options` parsed: how many passages are read, which first,
     and what around them."""
     return {"passages_to_read": args.passages, "first_read": args.first_read,
-            "first_read_enough": args.first_read_enough, "read_words": args.read_words,
-            "read_budget_words": args.read_budget, "read_min_article_words": args.read_min_article_words,
+            "first_read_enough": args.first_read_enough, "first_read_confident": args.first_read_confident,
+            "read_words": args.read_words, "read_budget_words": args.read_budget,
+            "read_min_article_words": args.read_min_article_words,
             "story_chunks": args.story_chunks}
 
 

@@ -160,6 +160,7 @@ def archive_report(args: argparse.Namespace, settings: Settings, reader, article
         report["chunking"] = {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences}
         two_step = 0 < args.first_read < args.passages
         report["first_read"] = [args.first_read, args.first_read_enough] if two_step else None
+        report["first_read_confident"] = args.first_read_confident if two_step else None
         report["read_words"], report["read_budget_words"] = args.read_words, args.read_budget
         report["read_min_article_words"] = args.read_min_article_words
         report["story_chunks"] = args.story_chunks

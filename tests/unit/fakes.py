@@ -75,8 +75,9 @@ class FakeReader:
         self.delay = delay  # seconds each read takes
         self.calls: list[dict] = []
 
-    def read_first(self, question, passages, first: int = 0, enough: float = 1.0) -> Reading:
-        self.calls.append({"question": question, "passages": list(passages), "first": first, "enough": enough})
+    def read_first(self, question, passages, first: int = 0, enough: float = 1.0, settled=None) -> Reading:
+        self.calls.append({"question": question, "passages": list(passages), "first": first, "enough": enough,
+                           "settled": settled})
         if self.delay:
             time.sleep(self.delay)
         read = len(passages) if self.passages_read is None else self.passages_read

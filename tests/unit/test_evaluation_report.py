@@ -18,9 +18,9 @@ class QuestionReader(FakeReader):
         super().__init__([], threshold=threshold)
         self.by_question = by_question
 
-    def read_first(self, question, passages, first=0, enough=1.0):
+    def read_first(self, question, passages, first=0, enough=1.0, settled=None):
         self.candidates = self.by_question.get(question, [])
-        return super().read_first(question, passages, first, enough)
+        return super().read_first(question, passages, first, enough, settled)
 
 
 EXAMPLES = [

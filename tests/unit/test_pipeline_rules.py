@@ -217,6 +217,28 @@ def test_the_reader_is_asked_to_read_the_first_passages_first(tiny_index):
     assert result.passages_read == 2  # what the reader read, reported as is
 
 
+@pytest.mark.parametrize("probabilities, enough", [([0.62], True), ([0.58], False), ([0.58, 0.61], True),
+                                                    ([], False)])
+def test_the_first_passages_are_settled_by_the_calibrated_probability_of_the_answer_shown_first(
+        tiny_index, probabilities, enough):
+    reader = FakeReader([span(NEW, "Anna Berg", 0.9)])
+    Assistant(tiny_index, reader, passages_to_read=5, first_read=2, first_read_confident=0.6).ask("Who is the coach?")
+    settled = reader.calls[0]["settled"]
+    names = ["Anna Berg", "Tom Hale"]
+    assert settled([span(NEW if i == 0 else OLD, names[i], p) for i, p in enumerate(probabilities)]) is enough
+
+
+def test_at_first_read_confident_zero_the_reader_alone_decides(tiny_index):
+    reader = FakeReader([span(NEW, "Anna Berg", 0.9)])
+    Assistant(tiny_index, reader, passages_to_read=5, first_read=2, first_read_confident=0).ask("Who is the coach?")
+    assert reader.calls[0]["settled"] is None
+    Assistant(tiny_index, reader, passages_to_read=5, first_read=2).ask("Who is the coach?")  # the default: 0.8
+    assert reader.calls[1]["settled"]([span(NEW, "Anna Berg", 0.81)]) is True
+    assert reader.calls[1]["settled"]([span(NEW, "Anna Berg", 0.79)]) is False
+    assistant = Assistant.from_settings(tiny_index, reader, Settings(first_read_confident=0.75))
+    assert assistant.first_read_confident == 0.75
+
+
 # -- recency ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("old_score, order", [(0.61, ["coach-2023", "coach-2024"]),
                                               (0.59, ["coach-2024", "coach-2023"])])

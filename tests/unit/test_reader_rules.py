@@ -139,6 +139,33 @@ def test_the_rest_is_read_when_the_first_passages_are_not_enough():
     assert anna.no_answer_probability == pytest.approx(0.003164, abs=1e-6)
 
 
+@pytest.mark.parametrize("verdict, forwarded, read", [(True, [(0, ["d0"])], 1),
+                                                       (False, [(0, ["d0"]), (1, ["d1", "d2"])], 3)])
+def test_settled_decides_when_the_readers_own_probability_does_not(verdict, forwarded, read):
+    # "Anna Berg" alone is 0.619347 (above): under enough=0.7 the reader would read on, unless `settled`
+    # says the first passages are enough. It is shown the first passages' candidates, evidence filled in.
+    reader = BareReader({0: FIRST, 1: REST})
+    shown = []
+    reading = reader.read_first("Who?", [passage(0), passage(1), passage(2)], first=1, enough=0.7,
+                                settled=lambda candidates: shown.append(candidates) or verdict)
+    assert reader.forwarded == forwarded and reading.passages_read == read
+    [[anna]] = shown
+    assert (anna.text, anna.words) == ("Anna Berg", 2)  # with_evidence ran (`words` is 0 before)
+    assert anna.probability == pytest.approx(0.619347, abs=1e-6)
+    if verdict:
+        assert reading.candidates == [anna]  # what `settled` judged is what is returned
+
+
+def test_settled_is_not_asked_when_the_first_passages_are_enough_or_all_are_read():
+    def never(candidates):
+        raise AssertionError("settled asked")
+
+    reader = BareReader({0: FIRST, 1: REST})
+    assert reader.read_first("q", [passage(0), passage(1)], first=1, enough=0.6, settled=never).passages_read == 1
+    reader = BareReader({0: REST})
+    assert reader.read_first("q", [passage(0), passage(1)], first=0, enough=1.0, settled=never).passages_read == 2
+
+
 @pytest.mark.parametrize("first", [0, 3, 5])
 def test_all_passages_are_read_at_once_when_first_is_zero_or_covers_them(first):
     reader = BareReader({0: REST})
