@@ -7,9 +7,10 @@ Each `--variant WORDS:BUDGET:WINDOW:STRIDE[:FIRST[:ENOUGH[:STORY[:CONFIDENT]]]]`
 --first-read-enough ENOUGH [--story-chunks STORY [--first-read-confident CONFIDENT]]]`, run on the same
 index (built once, chunk vectors cached), so the settings are compared on exactly the same retrieval.
 Prints one line per variant (top-1 F1 always answering, overall and per coverage bucket; with
-abstention; latency; windows read) and writes every full report into --out-dir. `--read-min-article-words` (evaluate's option, for every
-variant) grows windows only in articles that long; 0 grows them in every article. Latencies are
-comparable only between variants of one run on an otherwise idle machine.
+abstention; latency; windows read) and writes every full report into --out-dir.
+`--read-min-article-words` (evaluate's option, for every variant) grows windows only in articles that
+long; 0 grows them in every article. Latencies are comparable only between variants of one run on an
+otherwise idle machine.
 """
 
 from __future__ import annotations

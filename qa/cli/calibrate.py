@@ -84,6 +84,10 @@ def parser(settings: Settings, prog: str | None = None) -> argparse.ArgumentPars
     parser = described(__doc__, prog)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="held-out SQuAD-format file")
     reading_options(parser, settings)
+    # The calibrated stop (--first-read-confident) asks the calibration in force whether to read on, so a
+    # calibration gathered with it on would depend on the one it replaces (or, for new weights, on none):
+    # the questions are asked with the reader's own rule only, as the shipped calibration was fitted.
+    parser.set_defaults(first_read_confident=0.0)
     parser.add_argument("--questions", type=int, default=CALIBRATION_SPLIT_DEFAULTS["questions"],
                         help="answerable questions to ask")
     parser.add_argument("--unanswerable-share", type=float, default=CALIBRATION_SPLIT_DEFAULTS["unanswerable_share"])
@@ -215,7 +219,7 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         # Which of the file's questions were asked: `evaluate --unseen-by-calibration` asks the others.
         "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
         "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
-        "first_read_confident": args.first_read_confident,
+        "first_read_confident": args.first_read_confident if 0 < args.first_read < args.passages else None,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "candidates_per_question": args.candidates_per_question,
         "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},

@@ -228,12 +228,25 @@ def test_the_first_passages_are_settled_by_the_calibrated_probability_of_the_ans
     assert settled([span(NEW if i == 0 else OLD, names[i], p) for i, p in enumerate(probabilities)]) is enough
 
 
+@pytest.mark.parametrize("read_words", [0, 120])
+def test_the_answer_that_settles_is_the_one_the_ranking_shows_first(tiny_index, read_words):
+    # The calibration ranks by span score here, not by probability: "Tom Hale" (0.5) is shown first, so the
+    # first passages are not enough at 0.6, though "Anna Berg" has 0.9. The same with windows read.
+    reader = FakeReader([span(NEW, "Anna Berg", 0.9)])
+    reader.calibration.rank_score = lambda candidate: candidate.span_score
+    Assistant(tiny_index, reader, passages_to_read=5, first_read=2, first_read_confident=0.6,
+              read_words=read_words).ask("Who is the coach?")
+    settled = reader.calls[0]["settled"]
+    assert settled([span(NEW, "Anna Berg", 0.9, span_score=0.0), span(OLD, "Tom Hale", 0.5, span_score=5.0)]) is False
+    assert settled([span(NEW, "Anna Berg", 0.9, span_score=5.0), span(OLD, "Tom Hale", 0.5, span_score=0.0)]) is True
+
+
 def test_at_first_read_confident_zero_the_reader_alone_decides(tiny_index):
     reader = FakeReader([span(NEW, "Anna Berg", 0.9)])
     Assistant(tiny_index, reader, passages_to_read=5, first_read=2, first_read_confident=0).ask("Who is the coach?")
     assert reader.calls[0]["settled"] is None
     Assistant(tiny_index, reader, passages_to_read=5, first_read=2).ask("Who is the coach?")  # the default: 0.8
-    assert reader.calls[1]["settled"]([span(NEW, "Anna Berg", 0.81)]) is True
+    assert reader.calls[1]["settled"]([span(NEW, "Anna Berg", 0.8)]) is True  # at the threshold: enough
     assert reader.calls[1]["settled"]([span(NEW, "Anna Berg", 0.79)]) is False
     assistant = Assistant.from_settings(tiny_index, reader, Settings(first_read_confident=0.75))
     assert assistant.first_read_confident == 0.75
