@@ -210,6 +210,7 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         "first_log_odds": calibration.alternatives_first,
         "fitted": "on the candidates ranked second and third, with the first answer's log odds: "
                   "P(right) of an answer shown below the first"}} if calibration.alternatives else {}
+    two_step = 0 < args.first_read < args.passages
     return {
         "weights": calibration.weights, "bias": calibration.bias, "threshold": chosen["threshold"], **ranking,
         **alternatives,
@@ -218,8 +219,8 @@ def calibration_record(args: argparse.Namespace, calibration: Calibration, chose
         "crowded": args.crowd, "passages_read": args.passages,
         # Which of the file's questions were asked: `evaluate --unseen-by-calibration` asks the others.
         "split": {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share},
-        "first_read": [args.first_read, args.first_read_enough] if 0 < args.first_read < args.passages else None,
-        "first_read_confident": args.first_read_confident if 0 < args.first_read < args.passages else None,
+        "first_read": [args.first_read, args.first_read_enough] if two_step else None,
+        "first_read_confident": args.first_read_confident if two_step else None,
         "questions": len(questions), "unanswerable_questions": sum(u for u, _ in questions),
         "candidates_per_question": args.candidates_per_question,
         "chunking": {"max_words": args.max_words, "overlap_sentences": args.overlap_sentences},
