@@ -26,13 +26,24 @@ from qa.chunking import split_sentences
 
 LOW, HIGH = 0.4, 0.7
 BUCKETS = ("low", "mid", "high")
-_WORDS = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")  # a word of `folded` text
+WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")  # what one is made of
+
+
+def folded(text: str) -> str:
+    """`text` as words are read from it: lower case, curly apostrophes straight."""
+    return text.lower().replace("’", "'")
+
+
+def content_word(word: str) -> str | None:
+    """A `WORD` match as a content word ("'s" dropped), or None: shorter than three letters, or a stop word."""
+    word = word.removesuffix("'s")
+    return word if len(word) >= 3 and word not in ENGLISH_STOP_WORDS else None
 
 
 def content_words(text: str) -> set[str]:
     """Lower-cased words of three letters or more that are not stop words ("'s" dropped)."""
-    words = (w.removesuffix("'s") for w in _WORDS.findall(text.lower().replace("’", "'")))
-    return {w for w in words if len(w) >= 3 and w not in ENGLISH_STOP_WORDS}
+    return {w for w in map(content_word, WORD.findall(folded(text))) if w}
 
 
 def answer_sentence(context: str, start: int, end: int | None = None) -> str:

@@ -253,7 +253,7 @@ def candidate_features(candidate, probability: float) -> dict:
             "other_probability": candidate.other_probability, "type_fit": candidate.type_fit,
             "words": candidate.words, "story_article": round(candidate.story_article, 5),
             "story_near": round(candidate.story_near, 5), "story_best": round(candidate.story_best, 5),
-            "echo": round(candidate.echo, 5)}
+            "echo": round(candidate.echo, 5), "detail": round(candidate.detail, 5)}
 
 
 def _tally_question(tally: Tally, example: SquadExample, result, top: str, article_ids: list[str],

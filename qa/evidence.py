@@ -30,6 +30,14 @@ article, and the text around the answer, name the story the question asks about.
   `story_best`) may come from a neighbouring story.
 - `echo`: the weighted share of the answer's own words that the question already uses: "Who
   heads the Quilliam Foundation?" is not answered by "the Quilliam Foundation".
+- `detail`: the weighted share of the question's *detail* words that the answer's sentence uses
+  (its own words aside). The detail words are those the article's title and first sentence do not
+  use: what the question asks about the story, not the story's name. People name the story and
+  the answer's sentence does not ("How long is the Izumo, Japan's largest warship?" is answered by
+  "It is 241 meters long"), so the sentence's plain share of the question runs the wrong way; its
+  share of the detail asked does not: "long" is in it. "How many people does LG Card employ?"
+  answered by "seven million" from a sentence about customers scores 0. 0.5 (nothing to tell)
+  when the title and first sentence use every word of the question.
 
 Words are the question's content words (`qa.coverage.content_words`) stemmed as the BM25 index
 stems them ("requested" meets "request"), weighted by the inverse document frequency of
@@ -48,6 +56,8 @@ import json
 import math
 import re
 import threading
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -55,7 +65,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.coverage import content_words
+from qa.chunking import split_sentences
+from qa.coverage import WORD, WORD_CHARACTERS, content_word, content_words, folded
 
 if TYPE_CHECKING:  # the reader imports this module; the type is only named here
     from qa.reader import SpanCandidate
@@ -120,6 +131,7 @@ def with_evidence(question: str, candidates: list[SpanCandidate]) -> list[SpanCa
 
 # -- the story evidence -------------------------------------------------------------------------
 RARITY_FILE = Path(__file__).parent / "models" / "rarity.json.gz"
+DETAIL_UNKNOWN = 0.5  # `detail` when the title and first sentence use every word of the question
 NEAR_BEFORE, NEAR_AFTER = 400, 200  # characters around an answer that count as near it: more before,
 # where the sentences that name the subject of an "it" or "he" usually are
 
@@ -171,34 +183,118 @@ def named_share(weights: dict[str, float], found: set[str]) -> float:
     return sum(w for stem, w in weights.items() if stem in found) / total if total else 1.0
 
 
+class _Words:
+    """An article's words, found and stemmed once (`_words_of`): where each is, and the stem of each."""
+
+    def __init__(self, text: str) -> None:
+        self.lowered = folded(text)  # as `qa.coverage.content_words` reads it
+        self.aligned = len(self.lowered) == len(text)  # else offsets in it are not the text's
+        matches = list(WORD.finditer(self.lowered)) if self.aligned else []
+        self.starts = array("i", (m.start() for m in matches))
+        self.ends = array("i", (m.end() for m in matches))
+        words = [content_word(m.group()) for m in matches]
+        kept = sorted({w for w in words if w})
+        stem_of = dict(zip(kept, _stem_words(kept)))
+        where: dict[str, list[int]] = defaultdict(list)  # stem -> indices of its words, in order
+        for index, word in enumerate(words):
+            if word:
+                where[stem_of[word]].append(index)
+        self.where = {stem: array("i", indices) for stem, indices in where.items()}
+        self.stems = frozenset(where) if self.aligned else frozenset(stems(text))
+        self.sentences = split_sentences(text)
+
+
+@lru_cache(maxsize=512)  # the articles of recent questions: a story is asked about again and again
+def _words_of(text: str) -> _Words:
+    return _Words(text)
+
+
+class _Article:
+    """What the story evidence reads of one article for one question: its stems, its sentences, its
+    lead's stems, and which of the question's stems occur in a stretch of it (`found_between`).
+
+    `found_between(a, b)` is exactly `stems(text[a:b]) & wanted`, without stemming the stretch's words
+    again for every candidate: the article's words are found and stemmed once (and kept for the next
+    question, `_words_of`), and each stretch asks, per question stem, whether one of its words lies
+    inside. Only the words cut by the stretch's ends are read again (a cut word may be another word:
+    "warship" cut to "ship"). Where that shortcut could disagree with reading the stretch itself (a
+    letter or an apostrophe running straight into the stretch's first whole word, as in "abc'd1" cut
+    after "abc", where the stretch reads "d1"; text whose lower case changes length), it reads the
+    stretch."""
+
+    def __init__(self, title: str, text: str, wanted: set[str]) -> None:
+        self.text, self.wanted = text, wanted
+        words = self.words = _words_of(text)
+        self.where = {stem: words.where[stem] for stem in wanted if stem in words.where}
+        self.stems = words.stems | stems(title)
+        self.sentences = words.sentences
+        first = text[self.sentences[0][0]:self.sentences[0][1]] if self.sentences else ""
+        self.lead = stems(title + "\n" + first)  # the title and first sentence: the story's own words
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        """Where the sentences the span [start, end) touches are (`qa.coverage.answer_sentence`)."""
+        end = max(end, start + 1)
+        touched = [(a, b) for a, b in self.sentences if a < end and b > start]
+        if not touched:
+            return max(0, start - 200), min(len(self.text), end + 200)
+        return touched[0][0], touched[-1][1]
+
+    def found_between(self, a: int, b: int) -> set[str]:
+        """The question's stems (`wanted`) that `text[a:b]` uses: `stems(text[a:b]) & wanted`."""
+        words, b = self.words, min(b, len(self.text))
+        starts, ends = words.starts, words.ends
+        first, last = bisect_left(starts, a), bisect_right(ends, b)  # words wholly inside: [first, last)
+        if (not words.aligned or first >= last
+                or (starts[first] > a and words.lowered[starts[first] - 1] in WORD_CHARACTERS)):
+            return stems(self.text[a:b]) & self.wanted
+        found = stems(self.text[a:starts[first]]) if starts[first] > a else set()
+        if ends[last - 1] < b:
+            found |= stems(self.text[ends[last - 1]:b])
+        found &= self.wanted
+        for stem, indices in self.where.items():
+            if stem not in found:
+                at = bisect_left(indices, first)
+                if at < len(indices) and indices[at] < last:
+                    found.add(stem)
+        return found
+
+
 def with_story_evidence(question: str, candidates: list[SpanCandidate],
                         article: Callable[[str], tuple[str, str] | None],
                         table: Rarity | None = None) -> list[SpanCandidate]:
-    """`candidates` with `story_article`, `story_near`, `story_best` and `echo` filled in, same order.
+    """`candidates` with `story_article`, `story_near`, `story_best`, `echo` and `detail` filled in,
+    same order.
 
     `article(document_id)` gives the (title, text) of the article a candidate comes from, or None
-    when it is gone (its candidates then keep the neutral 1.0). Each article is read once."""
+    when it is gone (its candidates then keep the neutral 1.0, and `detail` 0.5). Each article is
+    read once."""
     table = table or rarity()
     weights = story_weights(question, table)
-    texts: dict[str, tuple[str, str] | None] = {}
+    asked = set(weights)
+    texts: dict[str, _Article | None] = {}
     shares: dict[str, float] = {}
     for candidate in candidates:
         if candidate.document_id not in texts:
-            texts[candidate.document_id] = found = article(candidate.document_id)
-            if found is not None:
-                shares[candidate.document_id] = named_share(weights, stems(found[0] + "\n" + found[1]))
+            found = article(candidate.document_id)
+            texts[candidate.document_id] = read = None if found is None else _Article(*found, asked)
+            if read is not None:
+                shares[candidate.document_id] = named_share(weights, read.stems)
     best = max(shares.values(), default=1.0)
-    asked = set(weights)
+    answers: dict[str, dict[str, float]] = {}  # an answer's text -> its stems' weights (texts repeat)
     result = []
     for candidate in candidates:
-        said = story_weights(candidate.text, table)
+        if candidate.text not in answers:
+            answers[candidate.text] = story_weights(candidate.text, table)
+        said = answers[candidate.text]
         echo = named_share(said, asked) if said else 0.0
-        found = texts[candidate.document_id]
-        if found is None:
+        read = texts[candidate.document_id]
+        if read is None:
             result.append(replace(candidate, story_best=best, echo=echo))
             continue
-        text = found[1]
-        near = text[max(0, candidate.start - NEAR_BEFORE):candidate.end + NEAR_AFTER]
+        near = read.found_between(max(0, candidate.start - NEAR_BEFORE), candidate.end + NEAR_AFTER)
+        detail = {stem: w for stem, w in weights.items() if stem not in read.lead}
+        sentence = read.found_between(*read.sentence(candidate.start, candidate.end)) - set(said)
         result.append(replace(candidate, story_article=shares[candidate.document_id],
-                              story_near=named_share(weights, stems(near)), story_best=best, echo=echo))
+                              story_near=named_share(weights, near), story_best=best, echo=echo,
+                              detail=named_share(detail, sentence) if detail else DETAIL_UNKNOWN))
     return result

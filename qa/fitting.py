@@ -39,7 +39,8 @@ def _candidate(row: dict) -> SpanCandidate:
         articles=row.get("articles", 1), other_probability=row.get("other_probability", 0.0),
         type_fit=row.get("type_fit", 0.5), words=row.get("words", len(row["text"].split())),
         story_article=row.get("story_article", 1.0), story_near=row.get("story_near", 1.0),
-        story_best=row.get("story_best", 1.0), echo=row.get("echo", 0.0), check=row.get("check", 0.0),
+        story_best=row.get("story_best", 1.0), echo=row.get("echo", 0.0), detail=row.get("detail", 0.5),
+        check=row.get("check", 0.0),
         normalized=normalize_answer(row["text"]))
 
 

@@ -172,6 +172,7 @@ class SpanCandidate:
     story_near: float = 1.0  # the same, in the text around the answer
     story_best: float = 1.0  # the best story_article among the articles read for the question
     echo: float = 0.0  # rarity-weighted share of the answer's own words that the question already uses
+    detail: float = 0.5  # the same share of the question's words its article's lead lacks, in the answer's sentence
     check: float = 0.0  # an answer check's logit (scripts/answer_check.py, an experiment: nothing serves it)
 
     @property
@@ -207,9 +208,10 @@ FEATURES = {
     "story_near": lambda c: c.story_near,
     "story_gap": lambda c: c.story_article - c.story_best,  # <= 0: another article read names it better
     "echo": lambda c: c.echo,  # "Who heads the Quilliam Foundation?" is not answered by "Quilliam Foundation"
+    "detail": lambda c: c.detail,  # the detail asked (not the story's name) in the answer's sentence
     "check": lambda c: c.check,  # measured on dumps scored by scripts/answer_check.py; no calibration ships it
 }
-STORY_FEATURES = frozenset({"story_article", "story_near", "story_gap", "echo"})  # need the articles' texts
+STORY_FEATURES = frozenset({"story_article", "story_near", "story_gap", "echo", "detail"})  # need the articles' texts
 
 
 def _weighted_sum(weights: dict[str, float], candidate: SpanCandidate) -> float:

@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Issue #28's report sets, crowded and one-article ("alone": each set's own articles only), with the
-# shipped calibration and with the calibration refitted on the story evidence
-# (docs/eval/trust/calibration-story-evidence.json), each with the candidate dump that
-# scripts/plot_calibration.py draws from (runs/dumps/trust/). About 15 minutes a side on 2 cores.
-#   bash scripts/trust_before_after.sh [OUT_DIR] [SIDES]     (default docs/eval/trust, "shipped story-evidence")
+# Issue #28's report sets, crowded and one-article ("alone": each set's own articles only), once per
+# side, each with the candidate dump that scripts/plot_calibration.py draws from (runs/dumps/trust/).
+# A side is a name, run with the shipped reader and calibration, or NAME=CALIBRATION_JSON, run with
+# the shipped reader and that calibration (a copy in runs/reader-NAME). About 15 minutes a side on 2 cores.
+#   bash scripts/trust_before_after.sh [OUT_DIR] [SIDES]
+#   bash scripts/trust_before_after.sh docs/eval/trust "shipped story-evidence=docs/eval/trust/calibration-story-evidence.json"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data/qa
 O=${1:-docs/eval/trust}
-SIDES=${2:-shipped story-evidence}
+SIDES=${2:-shipped}
 E=".venv/bin/newsqa evaluate"
-REFIT=runs/reader-story-evidence  # the shipped reader with the refitted calibration
-mkdir -p "$REFIT" runs/dumps/trust "$O"
-cp qa/models/reader/* "$REFIT"/
-cp docs/eval/trust/calibration-story-evidence.json "$REFIT"/calibration.json
-for side in $SIDES; do
-  if [ "$side" = story-evidence ]; then X="--reader-model $REFIT"; else X=""; fi
+mkdir -p runs/dumps/trust "$O"
+for spec in $SIDES; do
+  side=${spec%%=*}
+  X=()
+  if [ "$spec" != "$side" ]; then
+    reader=runs/reader-$side
+    rm -rf "$reader" && mkdir -p "$reader" && cp qa/models/reader/* "$reader"/ && cp "${spec#*=}" "$reader"/calibration.json
+    X=(--reader-model "$reader")
+  fi
   run() {  # NAME FILE OPTIONS...
     local name=$1 file=$2; shift 2
-    $E "$file" --mode pipeline $X "$@" --dump "runs/dumps/trust/$name-$side.jsonl" --out "$O/$name-$side.json"
+    $E "$file" --mode pipeline "${X[@]}" "$@" --dump "runs/dumps/trust/$name-$side.jsonl" --out "$O/$name-$side.json"
   }
   run story-report-crowd docs/story-questions/bbc-story-questions-report.json --crowd
   run story-report-alone docs/story-questions/bbc-story-questions-report.json

@@ -146,3 +146,85 @@ def test_an_answer_that_repeats_the_question_echoes_it() -> None:
     assert (named.echo, echoed.echo, bare.echo) == (0.0, 1.0, 0.0)  # "the" has no content word to echo
     weights = story_weights("Quilliam Foundation think tank")
     assert partly.echo == pytest.approx((weights["quilliam"] + weights["foundat"]) / sum(weights.values()))
+
+
+# The detail asked: the question's words that its article's title and first sentence do not use.
+LG_CARD = ("LG Card rescue agreed", "Creditors of LG Card have agreed to a rescue of the troubled firm. "
+           "The company has seven million customers across South Korea. Its shares rose 5% on Monday.")
+
+
+def test_the_detail_asked_is_in_the_right_answer_s_sentence_not_the_story_s_name() -> None:
+    # "Izumo", "Japan", "largest" and "warship" are in the title and first sentence: the story. "long" is
+    # what the question asks of it, and only the 241 meters' sentence says it.
+    right, wrong = with_story_evidence(QUESTION, [span("izumo", IZUMO[1], "241 meters"),
+                                                  span("izumo", IZUMO[1], "Yokohama")], {"izumo": IZUMO}.get)
+    assert right.detail == 1.0 and wrong.detail == 0.0
+    # Only "long" is near the 241 meters: the plain share of the question near it is low.
+    assert right.story_near < 0.2
+
+
+def test_a_detail_no_sentence_gives_is_not_answered_from_the_story_s_article() -> None:
+    # "How many people does LG Card employ?": the article names LG Card and gives its customers, never
+    # its staff. A number of the story's own article is no answer.
+    question = "How many people does LG Card employ?"
+    (customers,) = with_story_evidence(question, [span("lg", LG_CARD[1], "seven million")], {"lg": LG_CARD}.get)
+    weights = story_weights(question)  # "LG" is too short to count: "card" names the story
+    assert customers.story_article == pytest.approx(weights["card"] / sum(weights.values()))  # the story...
+    assert customers.detail == 0.0  # ...but none of the detail asked
+    staff = (LG_CARD[0], LG_CARD[1] + " It employs 5,000 people.")
+    (employs,) = with_story_evidence(question, [span("lg", staff[1], "5,000")], {"lg": staff}.get)
+    # "employs" meets "employ" at its stem; "does" is the one detail word the sentence lacks
+    assert employs.detail == pytest.approx(1 - weights["doe"] / (sum(weights.values()) - weights["card"]))
+    assert employs.detail > 0.6
+
+
+def test_the_answer_s_own_words_are_not_its_sentence_s_evidence() -> None:
+    article = ("Minister speaks", "The minister spoke on Monday. He announced a cut in taxes.")
+    question = "What did the minister announce about taxes?"
+    (candidate,) = with_story_evidence(question, [span("a", article[1], "a cut in taxes")], {"a": article}.get)
+    weights = story_weights(question)  # "minister" is the story (the title's); the rest is the detail
+    assert set(weights) == {"minist", "announc", "tax", "did"}
+    detail = weights["announc"] + weights["tax"] + weights["did"]
+    assert candidate.detail == pytest.approx(weights["announc"] / detail)  # "taxes" is the answer's own word
+
+
+def test_nothing_to_tell_when_the_lead_has_every_word_or_the_article_is_gone() -> None:
+    (lead,) = with_story_evidence("Who agreed the LG Card rescue?", [span("lg", LG_CARD[1], "Creditors")],
+                                  {"lg": LG_CARD}.get)
+    assert lead.detail == 0.5
+    gone = SpanCandidate("gone", 0, 3, "abc", 0.0, 0.0, 0, 0.0)
+    assert with_story_evidence(QUESTION, [gone], {}.get)[0].detail == 0.5
+    assert FEATURES["detail"](lead) == 0.5
+
+
+@pytest.mark.parametrize("text", [
+    "Japan's new warship: the Izumo. It is 241 meters long; rock'n'roll fans and abc'd1 users, "
+    "John’s crew's 10:30 meeting.\n\nU.S. firms' shares rose 5% (to £3.2bn) on Monday's news, it's said.",
+    "İstanbul's mayor, whose lower case is longer than his name, met the Izumo's captain.",  # folds to more letters
+])
+def test_words_found_in_a_stretch_are_those_of_the_stretch_itself(text: str) -> None:
+    # The story evidence finds the question's words in the text near each answer from the article's
+    # words, found once; reading each stretch afresh must give the same words, cut words included.
+    from qa.evidence import _Article, stems
+
+    wanted = stems(text) | {"ship", "war", "izumo", "rock", "roll", "abc'd1", "crew"}
+    article = _Article("A title", text, wanted)
+    for a in range(0, len(text) + 1, 2):
+        for b in range(a, len(text) + 3, 3):
+            assert article.found_between(a, b) == stems(text[a:b]) & wanted, (a, b, text[a:b])
+
+
+def test_words_found_in_stretches_of_a_real_article() -> None:
+    import random
+
+    from qa.evidence import _Article, stems
+    from tests.conftest import SAMPLE_ARTICLES, SAMPLE_ID
+
+    text = (SAMPLE_ARTICLES / f"{SAMPLE_ID}.txt").read_text(encoding="utf-8")
+    wanted = stems(text)
+    article = _Article("UN Security Council", text, wanted)
+    draw = random.Random(7)
+    for _ in range(500):
+        a = draw.randrange(len(text))
+        b = a + draw.randrange(1, 700)
+        assert article.found_between(a, b) == stems(text[a:b]) & wanted

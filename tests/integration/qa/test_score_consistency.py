@@ -36,7 +36,8 @@ def test_a_calibration_that_weighs_the_story_evidence_scores_the_same_through_bo
     the same evidence, and so the same score, through the evaluation and through `/ask`."""
     reader = copy.copy(services.reader)  # the same loaded model, another calibration
     shipped = services.reader.calibration
-    reader.calibration = replace(shipped, weights={**shipped.weights, "story_article": 2.0, "echo": -1.0})
+    weights = {**shipped.weights, "story_article": 2.0, "echo": -1.0, "detail": 1.0}
+    reader.calibration = replace(shipped, weights=weights)
     assistant = Assistant(services.live_index, reader)
     assert assistant.story_evidence
     # "Geneva" is named nowhere in the sample article: its story evidence is short of full.
@@ -59,3 +60,4 @@ def test_a_calibration_that_weighs_the_story_evidence_scores_the_same_through_bo
     assert top["story_article"] == round(expected.story_article, 5) < 0.9
     assert top["story_best"] == top["story_article"]  # the only article
     assert top["echo"] == 0.0
+    assert top["detail"] == round(expected.detail, 5)

@@ -1,0 +1,107 @@
+"""Calibrations side by side over one built archive, in one process: what each shows, and its latency.
+
+    python scripts/compare_calibrations.py FILE [evaluate's options] \
+        --calibration shipped=qa/models/reader --calibration refit=runs/reader-refit [--rounds 2]
+
+Each `--calibration NAME=READER_DIR` takes the `calibration.json` of READER_DIR (fitted for the same
+weights as --reader-model, which is loaded once and shared). Every round asks every question once per
+calibration, the calibrations in turn (reversed in every other round), so that a drift in the
+machine's speed falls on each alike; the reports of the last round are written to --out-dir. Prints
+per calibration: top-1 F1 always answering, confident answers right and the share answered (the
+issue-#28 way: every question counts, a confident answer to an unanswerable one is wrong),
+unanswerable questions rejected, calibration error, right at 70% answered, and `/ask` p50 / p95 (the
+mean of the rounds'). Latencies are comparable only within one run on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qa.cli.common import log_at, reading_choices  # noqa: E402
+from qa.cli.evaluate import index_archive, parser as evaluate_parser  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.evaluation import evaluate_pipeline, operating_points, sample  # noqa: E402
+from qa.pipeline import Assistant  # noqa: E402
+from qa.reader import Calibration, ExtractiveReader  # noqa: E402
+from qa.squad import load_squad  # noqa: E402
+
+
+def named_dir(text: str) -> tuple[str, Path]:
+    name, _, directory = text.partition("=")
+    if not name or not directory or not (Path(directory) / "calibration.json").exists():
+        raise SystemExit(f"--calibration NAME=READER_DIR with a calibration.json in READER_DIR, not {text!r}")
+    return name, Path(directory)
+
+
+def summary(dump: Path, threshold: float) -> dict:
+    """Issue #28's numbers from a dump: every question counts (any confident answer to an
+    unanswerable question is wrong)."""
+    tops, unanswerable, rejected = [], 0, 0
+    for record in map(json.loads, dump.open(encoding="utf-8")):
+        top = record["candidates"][0] if record["candidates"] else None
+        probability = top["calibrated"] if top else 0.0
+        tops.append((probability, top["f1"] if top and record["gold"] else 0.0))
+        if not record["gold"]:
+            unanswerable += 1
+            rejected += probability < threshold
+    given = [f1 for p, f1 in tops if p >= threshold]
+    return {"right": round(100 * sum(f1 >= 0.5 for f1 in given) / max(1, len(given)), 1),
+            "answered": round(100 * len(given) / len(tops), 1),
+            "rejected": round(100 * rejected / unanswerable, 1) if unanswerable else None,
+            **operating_points(tops)}
+
+
+def main() -> int:
+    settings = Settings()
+    options = evaluate_parser(settings, "compare_calibrations.py")
+    options.add_argument("--calibration", action="append", type=named_dir, required=True)
+    options.add_argument("--rounds", type=int, default=2)
+    options.add_argument("--out-dir", type=Path, default=Path("runs/compare-calibrations"))
+    args = options.parse_args()
+    log_at(30)
+    articles, examples = load_squad(args.file)
+    examples = sample(examples, args.limit)
+    index, archive = index_archive(args, settings, articles, None)
+    base = ExtractiveReader(args.reader_model, backend=args.reader_backend, threads=settings.threads)
+    assistants = {}
+    for name, directory in args.calibration:
+        reader = copy.copy(base)  # the same loaded model, another calibration
+        reader.calibration = Calibration.load(directory)  # checked against its own directory's weights
+        assistants[name] = Assistant.from_settings(index, reader, settings, threshold=args.threshold,
+                                                   **reading_choices(args))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    p50s: dict[str, list[float]] = {name: [] for name in assistants}
+    p95s: dict[str, list[float]] = {name: [] for name in assistants}
+    reports: dict[str, dict] = {}
+    for round_ in range(args.rounds):
+        order = list(assistants) if round_ % 2 == 0 else list(reversed(assistants))
+        for name in order:
+            dump = args.out_dir / f"{args.file.stem}-{name}.jsonl"
+            report = evaluate_pipeline(assistants[name], archive["indexed"], examples, archive["article_ids"],
+                                       dump=dump)
+            p50s[name].append(report["latency_ms_p50"])
+            p95s[name].append(report["latency_ms_p95"])
+            report.update(calibration=str(dict(args.calibration)[name]), round=round_ + 1, file=args.file.name,
+                          crowd=args.crowd, date=time.strftime("%Y-%m-%d"))
+            reports[name] = {**report, "issue_28": summary(dump, assistants[name].threshold)}
+            (args.out_dir / f"{args.file.stem}-{name}.json").write_text(json.dumps(reports[name], indent=2) + "\n")
+            print(f"round {round_ + 1} {name:>12}  p50 {report['latency_ms_p50']:6.1f}", flush=True)
+    for name, report in reports.items():
+        own = report["issue_28"]
+        p50, p95 = statistics.fmean(p50s[name]), statistics.fmean(p95s[name])
+        print(f"{name:>12}  F1 {report['forced_top1_f1']:5.2f}  right {own['right']:5.1f} ({own['answered']:5.1f})"
+              f"  rejected {own['rejected'] if own['rejected'] is not None else '-':>5}"
+              f"  ECE {report['expected_calibration_error']:.3f}  r@70 {own['right_at_70_answered']}"
+              f"  p50 {p50:6.1f}  p95 {p95:6.1f}  (rounds: {args.rounds})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
