@@ -46,13 +46,21 @@ def content_words(text: str) -> set[str]:
     return {w for w in map(content_word, WORD.findall(folded(text))) if w}
 
 
+def sentence_bounds(sentences: list[tuple[int, int]], length: int, start: int,
+                    end: int | None = None) -> tuple[int, int]:
+    """Where the sentences (`split_sentences` spans of a text `length` long) that the span [start, end)
+    touches begin and end; 200 characters either side of it when it touches none."""
+    end = start + 1 if end is None or end <= start else end
+    touched = [(a, b) for a, b in sentences if a < end and b > start]
+    if not touched:
+        return max(0, start - 200), min(length, end + 200)
+    return touched[0][0], touched[-1][1]
+
+
 def answer_sentence(context: str, start: int, end: int | None = None) -> str:
     """The sentence(s) of `context` that hold the span [start, end): every sentence it touches."""
-    end = start + 1 if end is None or end <= start else end
-    touched = [(a, b) for a, b in split_sentences(context) if a < end and b > start]
-    if not touched:
-        return context[max(0, start - 200):end + 200]
-    return context[touched[0][0]:touched[-1][1]]
+    lo, hi = sentence_bounds(split_sentences(context), len(context), start, end)
+    return context[lo:hi]
 
 
 def coverage(question: str, context: str, start: int, end: int | None = None) -> float:

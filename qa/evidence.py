@@ -36,8 +36,9 @@ article, and the text around the answer, name the story the question asks about.
   the answer's sentence does not ("How long is the Izumo, Japan's largest warship?" is answered by
   "It is 241 meters long"), so the sentence's plain share of the question runs the wrong way; its
   share of the detail asked does not: "long" is in it. "How many people does LG Card employ?"
-  answered by "seven million" from a sentence about customers scores 0. 0.5 (nothing to tell)
-  when the title and first sentence use every word of the question.
+  answered by "seven million" from a sentence about customers scores 0. The answer's own words
+  count as not found: an answer that only repeats the detail asked does not say it. 0.5 (nothing
+  to tell) when the title and first sentence use every word of the question.
 
 Words are the question's content words (`qa.coverage.content_words`) stemmed as the BM25 index
 stems them ("requested" meets "request"), weighted by the inverse document frequency of
@@ -66,7 +67,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.chunking import split_sentences
-from qa.coverage import WORD, WORD_CHARACTERS, content_word, content_words, folded
+from qa.coverage import WORD, WORD_CHARACTERS, content_word, content_words, folded, sentence_bounds
 
 if TYPE_CHECKING:  # the reader imports this module; the type is only named here
     from qa.reader import SpanCandidate
@@ -184,14 +185,16 @@ def named_share(weights: dict[str, float], found: set[str]) -> float:
 
 
 class _Words:
-    """An article's words, found and stemmed once (`_words_of`): where each is, and the stem of each."""
+    """An article's words, found and stemmed once (`_words_of`): where each is, the stem of each, and
+    whether a word character runs straight into it (`joined`: see `_Article.found_between`)."""
 
     def __init__(self, text: str) -> None:
-        self.lowered = folded(text)  # as `qa.coverage.content_words` reads it
-        self.aligned = len(self.lowered) == len(text)  # else offsets in it are not the text's
-        matches = list(WORD.finditer(self.lowered)) if self.aligned else []
+        lowered = folded(text)  # as `qa.coverage.content_words` reads it
+        self.aligned = len(lowered) == len(text)  # else offsets in it are not the text's
+        matches = list(WORD.finditer(lowered)) if self.aligned else []
         self.starts = array("i", (m.start() for m in matches))
         self.ends = array("i", (m.end() for m in matches))
+        self.joined = bytes(m.start() > 0 and lowered[m.start() - 1] in WORD_CHARACTERS for m in matches)
         words = [content_word(m.group()) for m in matches]
         kept = sorted({w for w in words if w})
         stem_of = dict(zip(kept, _stem_words(kept)))
@@ -204,9 +207,18 @@ class _Words:
         self.sentences = split_sentences(text)
 
 
-@lru_cache(maxsize=512)  # the articles of recent questions: a story is asked about again and again
-def _words_of(text: str) -> _Words:
+KEPT_ARTICLES, KEPT_ARTICLE_CHARACTERS = 512, 50_000  # the words of recent articles kept, and of none longer
+
+
+@lru_cache(maxsize=KEPT_ARTICLES)  # the articles of recent questions: a story is asked about again and again
+def _kept_words_of(text: str) -> _Words:
     return _Words(text)
+
+
+def _words_of(text: str) -> _Words:
+    """`_Words(text)`, kept for the next questions unless the text is long (an upload may be megabytes:
+    512 of those would not fit in memory, and a long one costs its reading anyway)."""
+    return _kept_words_of(text) if len(text) <= KEPT_ARTICLE_CHARACTERS else _Words(text)
 
 
 class _Article:
@@ -233,19 +245,16 @@ class _Article:
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         """Where the sentences the span [start, end) touches are (`qa.coverage.answer_sentence`)."""
-        end = max(end, start + 1)
-        touched = [(a, b) for a, b in self.sentences if a < end and b > start]
-        if not touched:
-            return max(0, start - 200), min(len(self.text), end + 200)
-        return touched[0][0], touched[-1][1]
+        return sentence_bounds(self.sentences, len(self.text), start, end)
 
     def found_between(self, a: int, b: int) -> set[str]:
-        """The question's stems (`wanted`) that `text[a:b]` uses: `stems(text[a:b]) & wanted`."""
+        """The question's stems (`wanted`) that `text[a:b]` uses: `stems(text[a:b]) & wanted` (a, b >= 0)."""
+        if a < 0 or b < 0:
+            raise ValueError(f"a stretch of an article starts and ends at 0 or after, not {a}..{b}")
         words, b = self.words, min(b, len(self.text))
         starts, ends = words.starts, words.ends
         first, last = bisect_left(starts, a), bisect_right(ends, b)  # words wholly inside: [first, last)
-        if (not words.aligned or first >= last
-                or (starts[first] > a and words.lowered[starts[first] - 1] in WORD_CHARACTERS)):
+        if not words.aligned or first >= last or (starts[first] > a and words.joined[first]):
             return stems(self.text[a:b]) & self.wanted
         found = stems(self.text[a:starts[first]]) if starts[first] > a else set()
         if ends[last - 1] < b:

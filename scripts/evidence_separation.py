@@ -3,7 +3,7 @@
     python scripts/evidence_separation.py DUMP... [--features detail story_near story_article calibrated]
 
 For each dump of `newsqa evaluate --mode pipeline --dump` (or of `newsqa calibrate`): the mean of each
-feature of the first answer over questions whose first answer is right (F1 >= 0.5), wrong, or given to
+feature of the first answer (a field the dump records, or a calibration feature of `qa.reader.FEATURES`) over questions whose first answer is right (F1 >= 0.5), wrong, or given to
 a question no article answers; the area under the ROC curve of the feature for right against the rest
 (0.5: no use; under 0.5: it runs the wrong way), over all questions and over those the calibration in
 force called confident (what a new feature must add to it).
@@ -19,7 +19,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa.evaluation import CORRECT_F1  # noqa: E402
-from qa.fitting import EVEN_ODDS  # noqa: E402
+from qa.fitting import EVEN_ODDS, _candidate  # noqa: E402
+from qa.reader import FEATURES  # noqa: E402
+
+
+def value(top: dict, name: str) -> float:
+    """A field the dump records (`calibrated`, `detail`, ...), or a calibration feature computed from them."""
+    if name in top:
+        return top[name]
+    if name in FEATURES:
+        return FEATURES[name](_candidate(top))
+    raise SystemExit(f"{name!r} is neither recorded in the dump nor a calibration feature ({sorted(FEATURES)})")
 
 
 def auc(labels: list[bool], scores: list[float]) -> float | None:
@@ -44,10 +54,11 @@ def main() -> int:
         print(f"{dump.name}: {counts}")
         confident = [(k, top) for k, top in rows if top["calibrated"] >= EVEN_ODDS]
         for name in args.features:
-            means = {kind: round(sum(top[name] for k, top in rows if k == kind) / n, 3)
+            means = {kind: round(sum(value(top, name) for k, top in rows if k == kind) / n, 3)
                      for kind, n in counts.items() if n}
-            print(f"  {name:14s} mean {means}  AUC {auc([k == 'right' for k, _ in rows], [t[name] for _, t in rows])}"
-                  f"  among confident {auc([k == 'right' for k, _ in confident], [t[name] for _, t in confident])}")
+            everyone = auc([k == "right" for k, _ in rows], [value(t, name) for _, t in rows])
+            sure = auc([k == "right" for k, _ in confident], [value(t, name) for _, t in confident])
+            print(f"  {name:14s} mean {means}  AUC {everyone}  among confident {sure}")
     return 0
 
 

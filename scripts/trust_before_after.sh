@@ -4,7 +4,9 @@
 # A side is a name, run with the shipped reader and calibration, or NAME=CALIBRATION_JSON, run with
 # the shipped reader and that calibration (a copy in runs/reader-NAME). About 15 minutes a side on 2 cores.
 #   bash scripts/trust_before_after.sh [OUT_DIR] [SIDES]
-#   bash scripts/trust_before_after.sh docs/eval/trust "shipped story-evidence=docs/eval/trust/calibration-story-evidence.json"
+#   bash scripts/trust_before_after.sh docs/eval/trust/detail \
+#     "before=docs/eval/trust/detail/calibration-before.json detail=qa/models/reader/calibration.json"
+# (paths from the repository root; names and paths without spaces)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data/qa
@@ -22,7 +24,7 @@ for spec in $SIDES; do
   fi
   run() {  # NAME FILE OPTIONS...
     local name=$1 file=$2; shift 2
-    $E "$file" --mode pipeline "${X[@]}" "$@" --dump "runs/dumps/trust/$name-$side.jsonl" --out "$O/$name-$side.json"
+    $E "$file" --mode pipeline ${X[@]+"${X[@]}"} "$@" --dump "runs/dumps/trust/$name-$side.jsonl" --out "$O/$name-$side.json"
   }
   run story-report-crowd docs/story-questions/bbc-story-questions-report.json --crowd
   run story-report-alone docs/story-questions/bbc-story-questions-report.json

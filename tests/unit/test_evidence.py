@@ -197,21 +197,36 @@ def test_nothing_to_tell_when_the_lead_has_every_word_or_the_article_is_gone() -
     assert FEATURES["detail"](lead) == 0.5
 
 
-@pytest.mark.parametrize("text", [
-    "Japan's new warship: the Izumo. It is 241 meters long; rock'n'roll fans and abc'd1 users, "
-    "John’s crew's 10:30 meeting.\n\nU.S. firms' shares rose 5% (to £3.2bn) on Monday's news, it's said.",
-    "İstanbul's mayor, whose lower case is longer than his name, met the Izumo's captain.",  # folds to more letters
+@pytest.mark.parametrize("text,aligned", [
+    ("Japan's new warship: the Izumo. It is 241 meters long; rock'n'roll fans and abc'd1 users, "
+     "John’s crew's 10:30 meeting.\n\nU.S. firms' shares rose 5% (to £3.2bn) on Monday's news, it's said.", True),
+    ("İstanbul's mayor, whose lower case is longer than his name, met the Izumo's captain.", False),
 ])
-def test_words_found_in_a_stretch_are_those_of_the_stretch_itself(text: str) -> None:
+def test_words_found_in_a_stretch_are_those_of_the_stretch_itself(text: str, aligned: bool) -> None:
     # The story evidence finds the question's words in the text near each answer from the article's
-    # words, found once; reading each stretch afresh must give the same words, cut words included.
-    from qa.evidence import _Article, stems
+    # words, found once; reading each stretch afresh must give the same words, cut words included
+    # ("warship" cut to "ship", "abc'd1" cut to "d1").
+    from qa.evidence import _Article, _words_of, stems
 
-    wanted = stems(text) | {"ship", "war", "izumo", "rock", "roll", "abc'd1", "crew"}
+    assert _words_of(text).aligned is aligned  # the second text's lower case is longer: read afresh
+    wanted = stems(text) | {"ship", "war", "izumo", "rock", "roll", "crew", "abc", "ohn"}
     article = _Article("A title", text, wanted)
-    for a in range(0, len(text) + 1, 2):
-        for b in range(a, len(text) + 3, 3):
+    for a in range(len(text) + 1):
+        for b in range(a, len(text) + 3):
             assert article.found_between(a, b) == stems(text[a:b]) & wanted, (a, b, text[a:b])
+    with pytest.raises(ValueError):
+        article.found_between(-3, 17)
+
+
+def test_the_word_characters_are_the_word_pattern_s() -> None:
+    import string
+
+    from qa.coverage import WORD, WORD_CHARACTERS
+
+    # `found_between` asks whether a character could join the word after it: one of a word's own
+    # characters, or the apostrophe of its suffix.
+    assert WORD.pattern == r"[a-z0-9]+(?:'[a-z]+)?"
+    assert WORD_CHARACTERS == frozenset(string.ascii_lowercase + string.digits + "'")
 
 
 def test_words_found_in_stretches_of_a_real_article() -> None:

@@ -209,7 +209,7 @@ def test_the_story_evidence_is_filled_in_only_when_asked_for(chunked_index):
     assert by_text["Friday"].story_article < 0.2 and by_text["Friday"].story_best == pytest.approx(1.0)
     # The fake calibration weighs no story feature: by default nothing is computed, the fields stay neutral.
     plain = Assistant(chunked_index, FakeReader(candidates)).ask(question)
-    assert all((c.story_article, c.story_near, c.story_best, c.echo) == (1.0, 1.0, 1.0, 0.0)
+    assert all((c.story_article, c.story_near, c.story_best, c.echo, c.detail) == (1.0, 1.0, 1.0, 0.0, 0.5)
                for c, _ in plain.candidates)
 
 
