@@ -268,42 +268,60 @@ class _Article:
         return found
 
 
+class StoryEvidence:
+    """The story evidence of one question's candidates (`with_story_evidence`), kept between calls:
+    the pipeline asks it of the first passages' candidates (for the calibrated stop) and again of all
+    the candidates read, and each article, and each candidate's own features, are worked out once.
+
+    `article(document_id)` gives the (title, text) of the article a candidate comes from, or None
+    when it is gone (its candidates then keep the neutral 1.0, and `detail` 0.5)."""
+
+    def __init__(self, question: str, article: Callable[[str], tuple[str, str] | None],
+                 table: Rarity | None = None) -> None:
+        self.table = table or rarity()
+        self.weights = story_weights(question, self.table)
+        self.asked = set(self.weights)
+        self.article = article
+        self.texts: dict[str, _Article | None] = {}  # document id -> what is read of its article
+        self.shares: dict[str, float] = {}  # document id -> its story_article
+        self.answers: dict[str, dict[str, float]] = {}  # an answer's text -> its stems' weights (texts repeat)
+        self.own: dict[tuple[str, int, int, str], dict[str, float]] = {}  # a span -> its features but story_best
+
+    def __call__(self, candidates: list[SpanCandidate]) -> list[SpanCandidate]:
+        """`candidates` with `story_article`, `story_near`, `story_best`, `echo` and `detail` filled in,
+        same order; `story_best` is the best `story_article` among these candidates' articles."""
+        for candidate in candidates:
+            if candidate.document_id not in self.texts:
+                found = self.article(candidate.document_id)
+                self.texts[candidate.document_id] = read = None if found is None else _Article(*found, self.asked)
+                if read is not None:
+                    self.shares[candidate.document_id] = named_share(self.weights, read.stems)
+        best = max((self.shares[c.document_id] for c in candidates if c.document_id in self.shares), default=1.0)
+        return [replace(candidate, story_best=best, **self._own(candidate)) for candidate in candidates]
+
+    def _own(self, candidate: SpanCandidate) -> dict[str, float]:
+        key = (candidate.document_id, candidate.start, candidate.end, candidate.text)
+        if key in self.own:
+            return self.own[key]
+        if candidate.text not in self.answers:
+            self.answers[candidate.text] = story_weights(candidate.text, self.table)
+        said = self.answers[candidate.text]
+        features = {"echo": named_share(said, self.asked) if said else 0.0}
+        read = self.texts[candidate.document_id]
+        if read is not None:
+            near = read.found_between(max(0, candidate.start - NEAR_BEFORE), candidate.end + NEAR_AFTER)
+            detail = {stem: w for stem, w in self.weights.items() if stem not in read.lead}
+            sentence = read.found_between(*read.sentence(candidate.start, candidate.end)) - set(said)
+            features.update(story_article=self.shares[candidate.document_id],
+                            story_near=named_share(self.weights, near),
+                            detail=named_share(detail, sentence) if detail else DETAIL_UNKNOWN)
+        self.own[key] = features
+        return features
+
+
 def with_story_evidence(question: str, candidates: list[SpanCandidate],
                         article: Callable[[str], tuple[str, str] | None],
                         table: Rarity | None = None) -> list[SpanCandidate]:
     """`candidates` with `story_article`, `story_near`, `story_best`, `echo` and `detail` filled in,
-    same order.
-
-    `article(document_id)` gives the (title, text) of the article a candidate comes from, or None
-    when it is gone (its candidates then keep the neutral 1.0, and `detail` 0.5). Each article is
-    read once."""
-    table = table or rarity()
-    weights = story_weights(question, table)
-    asked = set(weights)
-    texts: dict[str, _Article | None] = {}
-    shares: dict[str, float] = {}
-    for candidate in candidates:
-        if candidate.document_id not in texts:
-            found = article(candidate.document_id)
-            texts[candidate.document_id] = read = None if found is None else _Article(*found, asked)
-            if read is not None:
-                shares[candidate.document_id] = named_share(weights, read.stems)
-    best = max(shares.values(), default=1.0)
-    answers: dict[str, dict[str, float]] = {}  # an answer's text -> its stems' weights (texts repeat)
-    result = []
-    for candidate in candidates:
-        if candidate.text not in answers:
-            answers[candidate.text] = story_weights(candidate.text, table)
-        said = answers[candidate.text]
-        echo = named_share(said, asked) if said else 0.0
-        read = texts[candidate.document_id]
-        if read is None:
-            result.append(replace(candidate, story_best=best, echo=echo))
-            continue
-        near = read.found_between(max(0, candidate.start - NEAR_BEFORE), candidate.end + NEAR_AFTER)
-        detail = {stem: w for stem, w in weights.items() if stem not in read.lead}
-        sentence = read.found_between(*read.sentence(candidate.start, candidate.end)) - set(said)
-        result.append(replace(candidate, story_article=shares[candidate.document_id],
-                              story_near=named_share(weights, near), story_best=best, echo=echo,
-                              detail=named_share(detail, sentence) if detail else DETAIL_UNKNOWN))
-    return result
+    same order (`StoryEvidence`, once). Each article is read once."""
+    return StoryEvidence(question, article, table)(candidates)

@@ -16,7 +16,7 @@ from qa.config import (DEFAULT_FIRST_READ, DEFAULT_FIRST_READ_CONFIDENT, DEFAULT
                        DEFAULT_PASSAGES_TO_READ,
                        DEFAULT_READ_BUDGET_WORDS, DEFAULT_READ_MIN_ARTICLE_WORDS, DEFAULT_READ_WORDS,
                        DEFAULT_STORY_CHUNKS, Settings)
-from qa.evidence import with_story_evidence
+from qa.evidence import StoryEvidence
 from qa.index import NewsIndex
 from qa.live import LiveIndex
 from qa.reader import STORY_FEATURES, ExtractiveReader, Reading, SpanCandidate
@@ -317,8 +317,12 @@ class Assistant:
             document = article(document_id)
             return (document.title, document.text) if document is not None else None
 
+        # The story evidence, once per candidate and article: asked of the first passages' candidates
+        # (the calibrated stop) and again of all.
+        evidence = StoryEvidence(question, title_and_text) if self.story_evidence else None
+
         def story(candidates: list[SpanCandidate]) -> list[SpanCandidate]:
-            return with_story_evidence(question, candidates, title_and_text) if self.story_evidence else candidates
+            return evidence(candidates) if evidence is not None else candidates
 
         def settled(candidates: list[SpanCandidate]) -> bool:
             """Whether the answer shown first from the first passages is likely enough, calibrated."""

@@ -243,3 +243,24 @@ def test_words_found_in_stretches_of_a_real_article() -> None:
         a = draw.randrange(len(text))
         b = a + draw.randrange(1, 700)
         assert article.found_between(a, b) == stems(text[a:b]) & wanted
+
+
+def test_the_story_evidence_of_a_question_is_worked_out_once_across_calls() -> None:
+    # The pipeline asks it of the first passages' candidates (the calibrated stop), then of all.
+    from qa.evidence import StoryEvidence
+
+    asked = []
+
+    def article(document_id):
+        asked.append(document_id)
+        return {"izumo": IZUMO, "bridge": BRIDGE}.get(document_id)
+
+    first = [span("bridge", BRIDGE[1], "3 kilometers")]
+    everything = first + [span("izumo", IZUMO[1], "241 meters")]
+    evidence = StoryEvidence(QUESTION, article)
+    (early,) = evidence(first)
+    assert early.story_best == early.story_article < 0.2  # the best among the articles read so far
+    later = evidence(everything)
+    assert sorted(asked) == ["bridge", "izumo"]  # each article asked of the store once
+    assert later == with_story_evidence(QUESTION, everything, {"izumo": IZUMO, "bridge": BRIDGE}.get)
+    assert later[0].story_best == pytest.approx(1.0) and later[1].detail == 1.0
