@@ -222,8 +222,9 @@ def _words_of(text: str) -> _Words:
 
 
 class _Article:
-    """What the story evidence reads of one article for one question: its stems, its sentences, its
-    lead's stems, and which of the question's stems occur in a stretch of it (`found_between`).
+    """What the story evidence reads of one article for one question: its stems, its sentences, the
+    question's words (`weights`) its title and first sentence do not use (`detail`), and which of the
+    question's stems occur in a stretch of it (`found_between`).
 
     `found_between(a, b)` is exactly `stems(text[a:b]) & wanted`, without stemming the stretch's words
     again for every candidate: the article's words are found and stemmed once (and kept for the next
@@ -234,18 +235,18 @@ class _Article:
     after "abc", where the stretch reads "d1"; text whose lower case changes length), it reads the
     stretch."""
 
-    def __init__(self, title: str, text: str, wanted: set[str]) -> None:
-        self.text, self.wanted = text, wanted
+    def __init__(self, title: str, text: str, weights: dict[str, float]) -> None:
+        self.text, self.wanted = text, set(weights)
         words = self.words = _words_of(text)
-        self.where = {stem: words.where[stem] for stem in wanted if stem in words.where}
+        self.where = {stem: words.where[stem] for stem in self.wanted if stem in words.where}
         self.stems = words.stems | stems(title)
-        self.sentences = words.sentences
-        first = text[self.sentences[0][0]:self.sentences[0][1]] if self.sentences else ""
-        self.lead = stems(title + "\n" + first)  # the title and first sentence: the story's own words
+        first = text[words.sentences[0][0]:words.sentences[0][1]] if words.sentences else ""
+        lead = stems(title + "\n" + first)  # the title and first sentence: the story's own words
+        self.detail = {stem: w for stem, w in weights.items() if stem not in lead}  # the question's other words
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         """Where the sentences the span [start, end) touches are (`qa.coverage.answer_sentence`)."""
-        return sentence_bounds(self.sentences, len(self.text), start, end)
+        return sentence_bounds(self.words.sentences, len(self.text), start, end)
 
     def found_between(self, a: int, b: int) -> set[str]:
         """The question's stems (`wanted`) that `text[a:b]` uses: `stems(text[a:b]) & wanted` (a, b >= 0)."""
@@ -293,7 +294,7 @@ class StoryEvidence:
         for candidate in candidates:
             if candidate.document_id not in self.texts:
                 found = self.article(candidate.document_id)
-                self.texts[candidate.document_id] = read = None if found is None else _Article(*found, self.asked)
+                self.texts[candidate.document_id] = read = None if found is None else _Article(*found, self.weights)
                 if read is not None:
                     self.shares[candidate.document_id] = named_share(self.weights, read.stems)
         best = max((self.shares[c.document_id] for c in candidates if c.document_id in self.shares), default=1.0)
@@ -310,11 +311,10 @@ class StoryEvidence:
         read = self.texts[candidate.document_id]
         if read is not None:
             near = read.found_between(max(0, candidate.start - NEAR_BEFORE), candidate.end + NEAR_AFTER)
-            detail = {stem: w for stem, w in self.weights.items() if stem not in read.lead}
             sentence = read.found_between(*read.sentence(candidate.start, candidate.end)) - set(said)
             features.update(story_article=self.shares[candidate.document_id],
                             story_near=named_share(self.weights, near),
-                            detail=named_share(detail, sentence) if detail else DETAIL_UNKNOWN)
+                            detail=named_share(read.detail, sentence) if read.detail else DETAIL_UNKNOWN)
         self.own[key] = features
         return features
 

@@ -296,7 +296,7 @@ class Assistant:
     def read(self, question: str, passages: list[Passage], index: NewsIndex, first: int | None = None) -> Reading:
         """Span candidates from `passages`, the first `first` (default `first_read`) read alone (see
         `ExtractiveReader.read_first`), with the story evidence of their articles
-        (`qa.evidence.with_story_evidence`) when `story_evidence`. The first passages are enough when
+        (`qa.evidence.StoryEvidence`, one per question) when `story_evidence`. The first passages are enough when
         an answer among them reaches `first_read_enough` by the reader's own probability, or (with
         `first_read_confident`) when the answer `rank` would show first from them has a calibrated
         probability of at least `first_read_confident`.

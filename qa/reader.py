@@ -28,7 +28,7 @@ import numpy as np
 
 from qa.config import DEFAULT_READER_DIR, DEFAULT_READER_STRIDE, DEFAULT_READER_WINDOW
 from qa.embedding import file_sha256
-from qa.evidence import with_evidence
+from qa.evidence import DETAIL_UNKNOWN, with_evidence
 from qa.spans import clean_edges
 from qa.squad import normalize_answer
 from qa.types import Passage
@@ -172,7 +172,7 @@ class SpanCandidate:
     story_near: float = 1.0  # the same, in the text around the answer
     story_best: float = 1.0  # the best story_article among the articles read for the question
     echo: float = 0.0  # rarity-weighted share of the answer's own words that the question already uses
-    detail: float = 0.5  # the same share of the question's words its article's lead lacks, in the answer's sentence
+    detail: float = DETAIL_UNKNOWN  # the same share of the question's words its article's lead lacks, in the answer's sentence
     check: float = 0.0  # an answer check's logit (scripts/answer_check.py, an experiment: nothing serves it)
 
     @property

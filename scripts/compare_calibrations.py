@@ -31,7 +31,7 @@ from qa.cli.common import log_at, reading_choices  # noqa: E402
 from qa.cli.evaluate import (index_archive, parser as evaluate_parser, provenance, reader_window,  # noqa: E402
                              unseen_by_calibration)
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import evaluate_pipeline, operating_points, sample  # noqa: E402
+from qa.evaluation import evaluate_pipeline, operating_points, risk_coverage, sample  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 from qa.reader import Calibration, ExtractiveReader  # noqa: E402
 from qa.squad import load_squad  # noqa: E402
@@ -55,9 +55,8 @@ def summary(dump: Path, threshold: float) -> dict:
         if not record["gold"]:
             unanswerable += 1
             rejected += probability < threshold
-    given = [f1 for p, f1 in tops if p >= threshold]
-    return {"right": round(100 * sum(f1 >= 0.5 for f1 in given) / max(1, len(given)), 1),
-            "answered": round(100 * len(given) / len(tops), 1),
+    (point,) = risk_coverage(tops, thresholds=(threshold,))
+    return {"right": point["accuracy"] or 0.0, "answered": point["coverage"],
             "rejected": round(100 * rejected / unanswerable, 1) if unanswerable else None,
             **operating_points(tops)}
 

@@ -210,7 +210,7 @@ def test_words_found_in_a_stretch_are_those_of_the_stretch_itself(text: str, ali
 
     assert _words_of(text).aligned is aligned  # the second text's lower case is longer: read afresh
     wanted = stems(text) | {"ship", "war", "izumo", "rock", "roll", "crew", "abc", "ohn"}
-    article = _Article("A title", text, wanted)
+    article = _Article("A title", text, dict.fromkeys(wanted, 1.0))
     for a in range(len(text) + 1):
         for b in range(a, len(text) + 3):
             assert article.found_between(a, b) == stems(text[a:b]) & wanted, (a, b, text[a:b])
@@ -237,7 +237,7 @@ def test_words_found_in_stretches_of_a_real_article() -> None:
 
     text = (SAMPLE_ARTICLES / f"{SAMPLE_ID}.txt").read_text(encoding="utf-8")
     wanted = stems(text)
-    article = _Article("UN Security Council", text, wanted)
+    article = _Article("UN Security Council", text, dict.fromkeys(wanted, 1.0))
     draw = random.Random(7)
     for _ in range(500):
         a = draw.randrange(len(text))
