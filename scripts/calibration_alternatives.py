@@ -3,9 +3,11 @@
     python scripts/calibration_alternatives.py DUMP... [--folds 5] [--variants logistic trees weighted shapes trees-shapes]
 
 DUMPs are the calibration's dumps (`newsqa calibrate` writes them to runs/calibration/; the news and
-story halves are `newsqa evaluate --mode pipeline --dump` files). Each question's first answer (in
-the dump's order, as `qa.fitting.fit` takes it) is scored by a model fitted without its article's
-questions (`qa.fitting.folds_of`, `GroupKFold`), on the shipped calibration's features:
+story halves are `newsqa evaluate --mode pipeline --dump` files). Each fit is held out by article
+(`qa.fitting.folds_of`, `GroupKFold`), as `qa.fitting.cross_validate` does: fitted on the first
+candidate of its training questions in the dump's order (as `qa.fitting.fit`), it scores every
+candidate of a held-out question, and the one it scores highest is that question's first answer
+(as the pipeline ranks). On the shipped calibration's features:
 
 - `logistic`: the shipped recipe (`LogisticRegression(C=1)`), the baseline.
 - `trees`: gradient-boosted trees of depth 3 (`HistGradientBoostingClassifier`), which can weigh
@@ -18,7 +20,9 @@ questions (`qa.fitting.folds_of`, `GroupKFold`), on the shipped calibration's fe
 
 Printed per dump and over all: the calibration error, the area under the ROC curve, the share
 answered at 0.5, the share of those right (an answer to an unanswerable question is wrong), the
-share of unanswerable questions rejected and the share right at 70% answered.
+share of unanswerable questions rejected, the share right at 70% answered, and for each variant but
+the baseline, the share of unanswerable questions the baseline rejects when it answers as many
+questions (a threshold's worth of the same trade).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,53 +65,88 @@ def finer_type_fit(question: str, answer: str) -> float:
     return type_fit(question, answer)
 
 
-def first_answers(dumps: list[Path], names: list[str], shapes: bool):
-    """Features, right?, unanswerable?, source and fold group of each question's first answer."""
-    rows, right, unanswerable, sources, groups = [], [], [], [], []
+@dataclass
+class Question:
+    """One question of a dump: its candidates' features (in the dump's order), which are right, and
+    what the held-out folds need to know of it."""
+    rows: np.ndarray  # candidates x features
+    right: np.ndarray  # per candidate: F1 >= CORRECT_F1 and some article answers the question
+    unanswerable: bool
+    source: str
+    group: tuple[str, str]
+
+
+def read_questions(dumps: list[Path], names: list[str], shapes: bool) -> list[Question]:
+    questions = []
     for dump in dumps:
         for record, group in zip(map(json.loads, dump.open(encoding="utf-8")), dump_groups(dump)):
-            if not record["candidates"]:
-                continue
-            top = record["candidates"][0]
-            candidate = _candidate(top)
-            if shapes:
-                candidate = replace(candidate, type_fit=finer_type_fit(record["question"], top["text"]))
-            rows.append([FEATURES[name](candidate) for name in names])
-            right.append(bool(record["gold"]) and top["f1"] >= CORRECT_F1)
-            unanswerable.append(not record["gold"])
-            sources.append(dump.stem)
-            groups.append(group)
-    return np.array(rows), np.array(right), np.array(unanswerable), np.array(sources), groups
+            rows, right = [], []
+            for row in record["candidates"]:
+                candidate = _candidate(row)
+                if shapes:
+                    candidate = replace(candidate, type_fit=finer_type_fit(record["question"], row["text"]))
+                rows.append([FEATURES[name](candidate) for name in names])
+                right.append(bool(record["gold"]) and row["f1"] >= CORRECT_F1)
+            questions.append(Question(np.array(rows, dtype=float).reshape(len(rows), len(names)), np.array(right, bool),
+                                      not record["gold"], dump.stem, group))
+    return questions
 
 
-def held_out(variant: str, rows, right, sources, groups, folds: int, seed: int = 0) -> np.ndarray:
+def held_out(variant: str, questions: list[Question], folds: int, seed: int = 0) -> list[tuple[float, bool]]:
+    """Per question, its first answer's held-out score and whether it is right. As `newsqa calibrate`
+    fits (`qa.fitting.fit`), each model is fitted on the first candidate of its training questions in
+    the dump's order; as the pipeline ranks (and `qa.fitting.cross_validate`), the first answer of a
+    held-out question is its candidate that model scores highest. No candidate: (0, wrong)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    weights = np.where(np.char.startswith(sources.astype(str), "bbc-"), 2.0, 1.0) if variant == "weighted" \
-        else np.ones(len(right))
-    scores = np.zeros(len(right))
-    for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, right, folds_of(groups)):
+    tops: list[tuple[float, bool]] = [(0.0, False)] * len(questions)
+    splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(np.zeros((len(questions), 1)), groups=folds_of([q.group for q in questions])):
+        fitted = [questions[i] for i in train if len(questions[i].right)]
+        weights = np.array([2.0 if variant == "weighted" and q.source.startswith("bbc-") else 1.0 for q in fitted])
         model = (HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0,
                                                 min_samples_leaf=40, random_state=seed)
                  if variant.startswith("trees") else LogisticRegression(C=1.0, max_iter=2000))
-        model.fit(rows[train], right[train], sample_weight=weights[train])
-        scores[test] = model.predict_proba(rows[test])[:, 1]
-    return scores
+        model.fit(np.array([q.rows[0] for q in fitted]), np.array([q.right[0] for q in fitted]), sample_weight=weights)
+        for i in test:
+            if len(questions[i].right):
+                scores = model.predict_proba(questions[i].rows)[:, 1]
+                first = int(np.argmax(scores))  # ties: the earlier in the dump's order
+                tops[i] = (float(scores[first]), bool(questions[i].right[first]))
+    return tops
 
 
-def summary(scores, right, unanswerable) -> dict:
+def rejected_when_answering(scores: np.ndarray, unanswerable: np.ndarray, answered: int) -> float | None:
+    """The share of unanswerable questions left out when the `answered` most confident are answered."""
+    if not unanswerable.any():
+        return None
+    chosen = np.zeros(len(scores), bool)
+    chosen[np.argsort(-scores, kind="stable")[:answered]] = True
+    return round(100 * float((~chosen[unanswerable]).mean()), 1)
+
+
+def summary(scores: np.ndarray, right: np.ndarray, unanswerable: np.ndarray,
+            baseline: np.ndarray | None = None) -> dict:
+    """What a person sees of these first answers at even odds; with `baseline` (another fit's scores
+    of the same questions), the share of unanswerable questions that fit rejects when it answers as
+    many questions as this one: what a threshold alone would have given."""
     from sklearn.metrics import roc_auc_score
 
     tops = [(float(p), float(r)) for p, r in zip(scores, right)]
     confident = scores >= EVEN_ODDS
-    return {"questions": len(tops), "calibration_error": reliability(tops)["expected_calibration_error"],
-            "auc": round(float(roc_auc_score(right, scores)), 3),
-            "answered": round(100 * float(confident.mean()), 1),
-            "right": round(100 * float(right[confident].mean()), 1) if confident.any() else None,
-            "rejected": round(100 * float((~confident[unanswerable]).mean()), 1) if unanswerable.any() else None,
-            "right_at_70_answered": operating_points(tops)["right_at_70_answered"]}
+    result = {"questions": len(tops), "calibration_error": reliability(tops)["expected_calibration_error"],
+              "auc": round(float(roc_auc_score(right, scores)), 3) if 0 < right.sum() < len(right) else None,
+              "answered": round(100 * float(confident.mean()), 1),
+              "right": round(100 * float(right[confident].mean()), 1) if confident.any() else None,
+              "unanswerable": int(unanswerable.sum()),
+              "rejected": round(100 * float((~confident[unanswerable]).mean()), 1) if unanswerable.any() else None,
+              "right_at_70_answered": operating_points(tops)["right_at_70_answered"]}
+    if baseline is not None:
+        result["baseline_rejected_answering_as_many"] = rejected_when_answering(baseline, unanswerable,
+                                                                                int(confident.sum()))
+    return result
 
 
 def main() -> int:
@@ -121,13 +160,21 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     names = list(Calibration.load(args.reader_dir).weights)
-    results = {}
+    results, baseline = {}, None
     for variant in args.variants:
-        rows, right, unanswerable, sources, groups = first_answers(args.dumps, names, shapes=variant.endswith("shapes"))
-        scores = held_out(variant, rows, right, sources, groups, args.folds)
-        results[variant] = {source: summary(scores[mask], right[mask], unanswerable[mask])
-                            for source, mask in [*((s, sources == s) for s in dict.fromkeys(sources)),
-                                                 ("all", np.ones(len(right), bool))]}
+        questions = read_questions(args.dumps, names, shapes=variant.endswith("shapes"))
+        scored = held_out(variant, questions, args.folds)
+        scores = np.array([score for score, _ in scored])
+        right = np.array([is_right for _, is_right in scored])
+        unanswerable = np.array([q.unanswerable for q in questions])
+        sources = np.array([q.source for q in questions])
+        if variant == "logistic":
+            baseline = scores
+        results[variant] = {
+            source: summary(scores[mask], right[mask], unanswerable[mask],
+                            None if baseline is None or variant == "logistic" else baseline[mask])
+            for source, mask in [*((s, sources == s) for s in dict.fromkeys(sources)),
+                                 ("all", np.ones(len(right), bool))]}
         print(f"== {variant} (held out, {args.folds} folds, features: {' '.join(names)})")
         for source, row in results[variant].items():
             print(f"  {source[:44]:44s} " + "  ".join(f"{key} {value}" for key, value in row.items()))

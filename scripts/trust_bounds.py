@@ -5,20 +5,24 @@
 Each DUMP is a `newsqa evaluate --mode pipeline --dump` file, its candidates in the order the
 pipeline showed them and `calibrated` the score of each. For each set it prints:
 
-- **The ceiling of "right at 70% answered".** A confidence score only chooses which questions to
-  answer; it cannot make a wrong first answer right. Answering the 70% most confident questions
-  (`qa.evaluation.operating_points`, rounded up) can be right at most min(first answers right,
-  answered) / answered of the time, whatever the score. The same ceiling is printed as if the right
-  answer among the first three shown had been put first: what a perfect re-ranking of what the
-  reader already found could add.
+- **The ceiling of "right at 70% answered".** Used as a threshold, a confidence score chooses which
+  questions to answer; it does not make a wrong first answer right. Answering the 70% most
+  confident questions (`qa.evaluation.operating_points`, rounded up) can be right at most
+  min(first answers right, answered) / answered of the time, whatever score orders the questions,
+  as long as the first answers stay these. (The shipped calibration also ranks each question's
+  candidates, so a new fit may change a first answer: that is re-ranking.) The same ceiling is
+  printed as if a right answer among the first three ranked had been put first: what a perfect
+  re-ranking of what the reader already found could add. Not all three are shown to a person:
+  an answer below the first is shown only above a floor (`qa.pipeline.shown_floor`).
 - **The trade at each threshold.** Share answered, share of answers right (an answer to a question
   no article answers is wrong) and share of unanswerable questions rejected, at thresholds 0.5 to
   0.7 of the score as recorded.
 - **The calibration error of a perfectly calibrated score.** Draw each question's "right" with the
   probability its score states, many times over, and measure the expected calibration error
   (`qa.evaluation.reliability`, ten bins) of those draws: the error that sampling alone gives a set
-  of this size, with this spread of scores. Its mean and 95th percentile are the noise floor under
-  which a measured calibration error tells nothing.
+  of this size, with this spread of scores, and how often it is at most 0.05. A measured error inside that band cannot be told from
+  sampling noise (which does not show that the score is calibrated); one above the 95th percentile
+  is real at that level. A sharper score, or a larger set, has a lower floor.
 """
 
 from __future__ import annotations
@@ -36,18 +40,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qa.evaluation import CORRECT_F1, operating_points, reliability  # noqa: E402
 
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7)
-SHOWN = 3  # the answers a person sees: the first and two alternatives
+FIRST = 3  # the first answer and the two ranked below it (a person sees those above a floor)
 
 
 def first_answers(dump: Path) -> list[dict]:
     """Per question: its first answer's score, whether it is right, whether one of the first
-    `SHOWN` is, and whether any article answers the question."""
+    `FIRST` ranked is, and whether any article answers the question."""
     rows = []
     for record in map(json.loads, dump.open(encoding="utf-8")):
         candidates, answerable = record["candidates"], bool(record["gold"])
         rows.append({"score": candidates[0]["calibrated"] if candidates else 0.0,
                      "right": answerable and bool(candidates) and candidates[0]["f1"] >= CORRECT_F1,
-                     "shown_right": answerable and any(c["f1"] >= CORRECT_F1 for c in candidates[:SHOWN]),
+                     "right_in_first": answerable and any(c["f1"] >= CORRECT_F1 for c in candidates[:FIRST]),
                      "unanswerable": not answerable})
     return rows
 
@@ -67,26 +71,27 @@ def trade(rows: list[dict], threshold: float) -> dict:
             if unanswerable else None}
 
 
-def sampling_error(scores: np.ndarray, simulations: int, seed: int = 0) -> dict:
+def sampling_error(scores: np.ndarray, simulations: int, seed: int = 0, target: float = 0.05) -> dict:
     """The calibration error of draws in which each answer is right with exactly its stated probability."""
     rng = np.random.default_rng(seed)
     errors = []
     for _ in range(simulations):
         drawn = rng.random(len(scores)) < scores
         errors.append(reliability([(float(p), float(r)) for p, r in zip(scores, drawn)])["expected_calibration_error"])
-    return {"mean": round(float(np.mean(errors)), 3), "p95": round(float(np.percentile(errors, 95)), 3)}
+    return {"mean": round(float(np.mean(errors)), 3), "p95": round(float(np.percentile(errors, 95)), 3),
+            "share_at_most_target": round(float(np.mean(np.array(errors) <= target)), 3)}
 
 
 def bounds(dump: Path, coverage: float, target: float, simulations: int) -> dict:
     rows = first_answers(dump)
     scores = np.array([row["score"] for row in rows])
-    right, shown = sum(row["right"] for row in rows), sum(row["shown_right"] for row in rows)
+    right, among = sum(row["right"] for row in rows), sum(row["right_in_first"] for row in rows)
     measured = operating_points([(row["score"], float(row["right"])) for row in rows], coverage, target)
     return {"set": dump.name, "questions": len(rows), "unanswerable": sum(row["unanswerable"] for row in rows),
-            "first_right": right, "right_among_shown": shown,
+            "first_right": right, f"right_among_first_{FIRST}": among,
             f"right_at_{coverage:g}_answered": measured[f"right_at_{coverage:g}_answered"],
             "ceiling": round(ceiling(right, len(rows), coverage), 1),
-            "ceiling_reranked": round(ceiling(shown, len(rows), coverage), 1),
+            "ceiling_reranked": round(ceiling(among, len(rows), coverage), 1),
             "calibration_error": reliability([(row["score"], float(row["right"])) for row in rows])
             ["expected_calibration_error"],
             "perfect_calibration_error": sampling_error(scores, simulations),
@@ -105,13 +110,14 @@ def main() -> int:
     for r in results:
         key = f"right_at_{args.coverage:g}_answered"
         print(f"{r['set']}: {r['questions']} questions, {r['unanswerable']} unanswerable; first answer right "
-              f"{r['first_right']}, a right one among the first {SHOWN} {r['right_among_shown']}")
+              f"{r['first_right']}, a right one among the first {FIRST} ranked {r[f'right_among_first_{FIRST}']}")
         print(f"  right at {args.coverage:g}% answered: measured {r[key]}, ceiling {r['ceiling']} "
-              f"(re-ranked shown: {r['ceiling_reranked']}); target {args.target:g}"
-              f"{'' if r['ceiling'] >= args.target else ': out of reach of any score'}")
+              f"(re-ranked: {r['ceiling_reranked']}); target {args.target:g}"
+              f"{'' if r['ceiling'] >= args.target else ': out of reach of any score that keeps these first answers'}")
         noise = r["perfect_calibration_error"]
         print(f"  calibration error {r['calibration_error']}; a perfectly calibrated score would measure "
-              f"{noise['mean']} on average, {noise['p95']} at the 95th percentile")
+              f"{noise['mean']} on average, {noise['p95']} at the 95th percentile, "
+              f"at most 0.05 in {100 * noise['share_at_most_target']:.0f}% of draws")
         for point in r["trade"]:
             print(f"  threshold {point['threshold']:.2f}: answered {point['answered']}%, right {point['right']}%, "
                   f"unanswerable rejected {point['rejected']}%")

@@ -14,6 +14,8 @@ def test_no_score_can_be_right_more_often_than_the_first_answers_allow():
     assert ceiling(8, 10, 70) == 100.0  # enough right first answers to fill the 70%
     assert ceiling(0, 3, 70) == 0.0
     assert ceiling(1, 1, 70) == 100.0  # at least one question is answered
+    # 70% of 283 is 198.1: 199 are answered, as qa.evaluation.operating_points rounds up
+    assert ceiling(166, 283, 70) == pytest.approx(100 * 166 / 199)
 
 
 def _dump(tmp_path, rows):
@@ -37,7 +39,7 @@ def test_the_trade_and_the_ceilings_count_each_question_once(tmp_path):
         _question(["x"]),  # nothing found: score 0
     ])
     result = bounds(dump, coverage=50, target=90, simulations=50)
-    assert (result["questions"], result["unanswerable"], result["first_right"], result["right_among_shown"]) == (6, 2, 1, 2)
+    assert (result["questions"], result["unanswerable"], result["first_right"], result["right_among_first_3"]) == (6, 2, 1, 2)
     assert result["ceiling"] == 33.3  # 3 answered, 1 right first answer
     assert result["ceiling_reranked"] == 66.7
     # the three most confident (0.9 right, 0.7 unanswerable, 0.6 wrong): 1 of 3 right
@@ -50,11 +52,13 @@ def test_the_trade_and_the_ceilings_count_each_question_once(tmp_path):
 
 def test_a_perfectly_calibrated_score_still_measures_a_calibration_error_on_a_small_set():
     # certain scores are drawn as they say: no error at all
-    assert sampling_error(np.array([0.0, 1.0, 1.0, 0.0]), simulations=20) == {"mean": 0.0, "p95": 0.0}
+    assert sampling_error(np.array([0.0, 1.0, 1.0, 0.0]), simulations=20) == {"mean": 0.0, "p95": 0.0,
+                                                                               "share_at_most_target": 1.0}
     # four answers at 0.5: the share right is k/4 with k ~ Binomial(4, 1/2), so the error |k/4 - 1/2|
     # averages (2 * 1/16 * 0.5 + 2 * 4/16 * 0.25) = 0.1875, and is 0.5 one time in eight
     noise = sampling_error(np.full(4, 0.5), simulations=4000)
     assert noise["mean"] == pytest.approx(0.1875, abs=0.01)
     assert noise["p95"] == 0.5
+    assert noise["share_at_most_target"] == pytest.approx(6 / 16, abs=0.03)  # only k = 2 gives an error under 0.05
     # the floor falls as the set grows
     assert sampling_error(np.full(400, 0.5), simulations=400)["mean"] < 0.03
