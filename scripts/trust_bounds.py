@@ -14,6 +14,9 @@ pipeline showed them and `calibrated` the score of each. For each set it prints:
   printed as if a right answer among the first three ranked had been put first: what a perfect
   re-ranking of what the reader already found could add. Not all three are shown to a person:
   an answer below the first is shown only above a floor (`qa.pipeline.shown_floor`).
+- **Where wrong first answers come from.** How many of the answerable questions' wrong first
+  answers come from the very article the question is about (`gold_document`): those no evidence of
+  which story an article tells can catch.
 - **The trade at each threshold.** Share answered, share of answers right (an answer to a question
   no article answers is wrong) and share of unanswerable questions rejected, at thresholds 0.5 to
   0.7 of the score as recorded.
@@ -52,7 +55,10 @@ def first_answers(dump: Path) -> list[dict]:
         rows.append({"score": candidates[0]["calibrated"] if candidates else 0.0,
                      "right": answerable and bool(candidates) and candidates[0]["f1"] >= CORRECT_F1,
                      "right_in_first": answerable and any(c["f1"] >= CORRECT_F1 for c in candidates[:FIRST]),
-                     "unanswerable": not answerable})
+                     "unanswerable": not answerable,
+                     # a wrong first answer from the very article the question is about
+                     "wrong_in_own_article": answerable and bool(candidates) and candidates[0]["f1"] < CORRECT_F1
+                     and candidates[0]["document_id"] == record.get("gold_document")})
     return rows
 
 
@@ -89,6 +95,8 @@ def bounds(dump: Path, coverage: float, target: float, simulations: int) -> dict
     measured = operating_points([(row["score"], float(row["right"])) for row in rows], coverage, target)
     return {"set": dump.name, "questions": len(rows), "unanswerable": sum(row["unanswerable"] for row in rows),
             "first_right": right, f"right_among_first_{FIRST}": among,
+            "wrong_first": sum(not row["unanswerable"] and not row["right"] for row in rows),
+            "wrong_first_in_own_article": sum(row["wrong_in_own_article"] for row in rows),
             f"right_at_{coverage:g}_answered": measured[f"right_at_{coverage:g}_answered"],
             "ceiling": round(ceiling(right, len(rows), coverage), 1),
             "ceiling_reranked": round(ceiling(among, len(rows), coverage), 1),
@@ -111,6 +119,8 @@ def main() -> int:
         key = f"right_at_{args.coverage:g}_answered"
         print(f"{r['set']}: {r['questions']} questions, {r['unanswerable']} unanswerable; first answer right "
               f"{r['first_right']}, a right one among the first {FIRST} ranked {r[f'right_among_first_{FIRST}']}")
+        print(f"  answerable questions answered wrong first: {r['wrong_first']}, "
+              f"{r['wrong_first_in_own_article']} of them from the article the question is about")
         print(f"  right at {args.coverage:g}% answered: measured {r[key]}, ceiling {r['ceiling']} "
               f"(re-ranked: {r['ceiling_reranked']}); target {args.target:g}"
               f"{'' if r['ceiling'] >= args.target else ': out of reach of any score that keeps these first answers'}")

@@ -24,22 +24,24 @@ def _dump(tmp_path, rows):
     return path
 
 
-def _question(gold, *answers):
-    return {"id": "q", "question": "?", "gold": gold,
-            "candidates": [{"text": "a", "calibrated": score, "f1": f1} for score, f1 in answers]}
+def _question(gold, *answers, about="d1"):
+    return {"id": "q", "question": "?", "gold": gold, "gold_document": about if gold else None,
+            "candidates": [{"text": "a", "document_id": document, "calibrated": score, "f1": f1}
+                           for score, f1, document in answers]}
 
 
 def test_the_trade_and_the_ceilings_count_each_question_once(tmp_path):
     dump = _dump(tmp_path, [
-        _question(["x"], (0.9, 1.0)),  # right, answered at every threshold
-        _question(["x"], (0.6, 0.0), (0.5, 1.0)),  # wrong first, right second: only a re-ranking helps
-        _question(["x"], (0.52, 0.4)),  # F1 under 0.5: wrong
-        _question([], (0.7, 0.0)),  # unanswerable, answered up to 0.7
-        _question([], (0.3, 0.0)),  # unanswerable, rejected
+        _question(["x"], (0.9, 1.0, "d1")),  # right, answered at every threshold
+        _question(["x"], (0.6, 0.0, "d2"), (0.5, 1.0, "d1")),  # wrong first, right second: only a re-ranking helps
+        _question(["x"], (0.52, 0.4, "d1")),  # F1 under 0.5: wrong, from the article asked about
+        _question([], (0.7, 0.0, "d1")),  # unanswerable, answered up to 0.7
+        _question([], (0.3, 0.0, "d1")),  # unanswerable, rejected
         _question(["x"]),  # nothing found: score 0
     ])
     result = bounds(dump, coverage=50, target=90, simulations=50)
     assert (result["questions"], result["unanswerable"], result["first_right"], result["right_among_first_3"]) == (6, 2, 1, 2)
+    assert (result["wrong_first"], result["wrong_first_in_own_article"]) == (3, 1)  # nothing found is wrong too
     assert result["ceiling"] == 33.3  # 3 answered, 1 right first answer
     assert result["ceiling_reranked"] == 66.7
     # the three most confident (0.9 right, 0.7 unanswerable, 0.6 wrong): 1 of 3 right
