@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import statistics
 import time
@@ -204,6 +205,19 @@ def risk_coverage(tops: list[tuple[float, float]], thresholds=(0.1, 0.2, 0.3, 0.
     return curve
 
 
+def unanswerable_rejected(tops: list[tuple[float, float]], unanswerable: list[bool], threshold: float,
+                          digits: int = 1) -> float | None:
+    """The share (%) of the questions no article answers whose top answer scores under `threshold`
+    (`tops` as for `risk_coverage`, `unanswerable` beside it); None when every question has an answer."""
+    scores = [p for (p, _), none in zip(tops, unanswerable) if none]
+    return round(100 * sum(p < threshold for p in scores) / len(scores), digits) if scores else None
+
+
+def answered_count(questions: int, coverage: float) -> int:
+    """How many of `questions` are answered when `coverage` % are: rounded up, and at least one."""
+    return max(math.ceil(questions * coverage / 100), 1)
+
+
 def operating_points(tops: list[tuple[float, float]], coverage: float = 70.0, accuracy: float = 90.0) -> dict:
     """Two points read off the risk-coverage curve of `tops` (as for `risk_coverage`): the share of
     answers that are right when the `coverage` % most confident questions are answered, and the
@@ -212,7 +226,7 @@ def operating_points(tops: list[tuple[float, float]], coverage: float = 70.0, ac
     if not ordered:
         return {f"right_at_{coverage:g}_answered": None, f"answered_at_{accuracy:g}_right": None}
     right = np.cumsum(ordered) / np.arange(1, len(ordered) + 1)
-    answered = max(int(np.ceil(len(ordered) * coverage / 100)), 1)
+    answered = answered_count(len(ordered), coverage)
     meeting = np.nonzero(right >= accuracy / 100)[0]
     return {f"right_at_{coverage:g}_answered": round(100 * float(right[answered - 1]), 2),
             f"answered_at_{accuracy:g}_right": round(100 * (int(meeting[-1]) + 1) / len(ordered), 2)

@@ -38,7 +38,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.evaluation import CORRECT_F1, operating_points, reliability  # noqa: E402
+from qa.evaluation import (CORRECT_F1, operating_points, reliability, risk_coverage,  # noqa: E402
+                           unanswerable_rejected)
 from qa.evidence import type_fit  # noqa: E402
 from qa.fitting import EVEN_ODDS, _candidate, dump_groups, folds_of  # noqa: E402
 from qa.reader import FEATURES, Calibration  # noqa: E402
@@ -55,6 +56,12 @@ DURATION = (re.compile(r"\bhow long\b", re.IGNORECASE),
                        r"\d+(?:m|km|ft)\b", re.IGNORECASE))
 PERCENTAGE = (re.compile(r"\b(?:what|which) (?:percentage|proportion|share)\b", re.IGNORECASE),
               re.compile(r"%|\bper ?cent\b", re.IGNORECASE))
+
+
+# Each fit: its model, whether news and story questions count twice, whether `type_fit` has the finer shapes.
+VARIANTS = {"logistic": ("logistic", False, False), "trees": ("trees", False, False),
+            "weighted": ("logistic", True, False), "shapes": ("logistic", False, True),
+            "trees-shapes": ("trees", False, True)}
 
 
 def finer_type_fit(question: str, answer: str) -> float:
@@ -101,14 +108,15 @@ def held_out(variant: str, questions: list[Question], folds: int, seed: int = 0)
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
+    kind, twice, _ = VARIANTS[variant]
     tops: list[tuple[float, bool]] = [(0.0, False)] * len(questions)
     splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros((len(questions), 1)), groups=folds_of([q.group for q in questions])):
         fitted = [questions[i] for i in train if len(questions[i].right)]
-        weights = np.array([2.0 if variant == "weighted" and q.source.startswith("bbc-") else 1.0 for q in fitted])
+        weights = np.array([2.0 if twice and q.source.startswith("bbc-") else 1.0 for q in fitted])
         model = (HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0,
                                                 min_samples_leaf=40, random_state=seed)
-                 if variant.startswith("trees") else LogisticRegression(C=1.0, max_iter=2000))
+                 if kind == "trees" else LogisticRegression(C=1.0, max_iter=2000))
         model.fit(np.array([q.rows[0] for q in fitted]), np.array([q.right[0] for q in fitted]), sample_weight=weights)
         for i in test:
             if len(questions[i].right):
@@ -135,17 +143,15 @@ def summary(scores: np.ndarray, right: np.ndarray, unanswerable: np.ndarray,
     from sklearn.metrics import roc_auc_score
 
     tops = [(float(p), float(r)) for p, r in zip(scores, right)]
-    confident = scores >= EVEN_ODDS
+    (point,) = risk_coverage(tops, thresholds=(EVEN_ODDS,))
     result = {"questions": len(tops), "calibration_error": reliability(tops)["expected_calibration_error"],
               "auc": round(float(roc_auc_score(right, scores)), 3) if 0 < right.sum() < len(right) else None,
-              "answered": round(100 * float(confident.mean()), 1),
-              "right": round(100 * float(right[confident].mean()), 1) if confident.any() else None,
-              "unanswerable": int(unanswerable.sum()),
-              "rejected": round(100 * float((~confident[unanswerable]).mean()), 1) if unanswerable.any() else None,
+              "answered": point["coverage"], "right": point["accuracy"], "unanswerable": int(unanswerable.sum()),
+              "rejected": unanswerable_rejected(tops, list(unanswerable), EVEN_ODDS),
               "right_at_70_answered": operating_points(tops)["right_at_70_answered"]}
     if baseline is not None:
         result["baseline_rejected_answering_as_many"] = rejected_when_answering(baseline, unanswerable,
-                                                                                int(confident.sum()))
+                                                                                int((scores >= EVEN_ODDS).sum()))
     return result
 
 
@@ -155,14 +161,16 @@ def main() -> int:
     parser.add_argument("--reader-dir", type=Path, default=Path("qa/models/reader"),
                         help="the calibration whose features are fitted")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--variants", nargs="+", default=["logistic", "trees", "weighted", "shapes", "trees-shapes"],
-                        choices=["logistic", "trees", "weighted", "shapes", "trees-shapes"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     names = list(Calibration.load(args.reader_dir).weights)
-    results, baseline = {}, None
+    results, baseline, read = {}, None, {}
     for variant in args.variants:
-        questions = read_questions(args.dumps, names, shapes=variant.endswith("shapes"))
+        shapes = VARIANTS[variant][2]
+        if shapes not in read:  # the dumps are read once for each way of computing `type_fit`
+            read[shapes] = read_questions(args.dumps, names, shapes)
+        questions = read[shapes]
         scored = held_out(variant, questions, args.folds)
         scores = np.array([score for score, _ in scored])
         right = np.array([is_right for _, is_right in scored])

@@ -31,7 +31,8 @@ from qa.cli.common import log_at, reading_choices  # noqa: E402
 from qa.cli.evaluate import (index_archive, parser as evaluate_parser, provenance, reader_window,  # noqa: E402
                              unseen_by_calibration)
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import evaluate_pipeline, operating_points, risk_coverage, sample  # noqa: E402
+from qa.evaluation import (evaluate_pipeline, operating_points, risk_coverage, sample,  # noqa: E402
+                           unanswerable_rejected)
 from qa.pipeline import Assistant  # noqa: E402
 from qa.reader import Calibration, ExtractiveReader  # noqa: E402
 from qa.squad import load_squad  # noqa: E402
@@ -47,18 +48,14 @@ def named_dir(text: str) -> tuple[str, Path]:
 def summary(dump: Path, threshold: float) -> dict:
     """Issue #28's numbers from a dump: every question counts (any confident answer to an
     unanswerable question is wrong)."""
-    tops, unanswerable, rejected = [], 0, 0
+    tops, unanswerable = [], []
     for record in map(json.loads, dump.open(encoding="utf-8")):
         top = record["candidates"][0] if record["candidates"] else None
-        probability = top["calibrated"] if top else 0.0
-        tops.append((probability, top["f1"] if top and record["gold"] else 0.0))
-        if not record["gold"]:
-            unanswerable += 1
-            rejected += probability < threshold
+        tops.append((top["calibrated"] if top else 0.0, top["f1"] if top and record["gold"] else 0.0))
+        unanswerable.append(not record["gold"])
     (point,) = risk_coverage(tops, thresholds=(threshold,))
     return {"right": point["accuracy"] or 0.0, "answered": point["coverage"],
-            "rejected": round(100 * rejected / unanswerable, 1) if unanswerable else None,
-            **operating_points(tops)}
+            "rejected": unanswerable_rejected(tops, unanswerable, threshold), **operating_points(tops)}
 
 
 def main() -> int:

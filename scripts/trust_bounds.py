@@ -23,16 +23,15 @@ pipeline showed them and `calibrated` the score of each. For each set it prints:
 - **The calibration error of a perfectly calibrated score.** Draw each question's "right" with the
   probability its score states, many times over, and measure the expected calibration error
   (`qa.evaluation.reliability`, ten bins) of those draws: the error that sampling alone gives a set
-  of this size, with this spread of scores, and how often it is at most 0.05. A measured error inside that band cannot be told from
-  sampling noise (which does not show that the score is calibrated); one above the 95th percentile
-  is real at that level. A sharper score, or a larger set, has a lower floor.
+  of this size, with this spread of scores, and how often it is at most 0.05. A measured error
+  inside that band cannot be told from sampling noise (which does not show that the score is
+  calibrated); one above the 95th percentile is real at that level. A sharper score, or a larger set, has a lower floor.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -40,44 +39,38 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.evaluation import CORRECT_F1, operating_points, reliability  # noqa: E402
+from qa.evaluation import (CORRECT_F1, answered_count, operating_points, reliability, risk_coverage,  # noqa: E402
+                           unanswerable_rejected)
 
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7)
+ERROR_TARGET = 0.05  # the issue's calibration error
 FIRST = 3  # the first answer and the two ranked below it (a person sees those above a floor)
 
 
 def first_answers(dump: Path) -> list[dict]:
     """Per question: its first answer's score, whether it is right, whether one of the first
-    `FIRST` ranked is, and whether any article answers the question."""
+    `FIRST` ranked is, whether any article answers the question, and whether a wrong first answer
+    comes from the very article the question is about."""
     rows = []
     for record in map(json.loads, dump.open(encoding="utf-8")):
         candidates, answerable = record["candidates"], bool(record["gold"])
-        rows.append({"score": candidates[0]["calibrated"] if candidates else 0.0,
-                     "right": answerable and bool(candidates) and candidates[0]["f1"] >= CORRECT_F1,
+        top = candidates[0] if candidates else None
+        right = answerable and top is not None and top["f1"] >= CORRECT_F1
+        rows.append({"score": top["calibrated"] if top else 0.0, "right": right,
                      "right_in_first": answerable and any(c["f1"] >= CORRECT_F1 for c in candidates[:FIRST]),
                      "unanswerable": not answerable,
-                     # a wrong first answer from the very article the question is about
-                     "wrong_in_own_article": answerable and bool(candidates) and candidates[0]["f1"] < CORRECT_F1
-                     and candidates[0]["document_id"] == record.get("gold_document")})
+                     "wrong_in_own_article": answerable and top is not None and not right
+                     and top["document_id"] == record.get("gold_document")})
     return rows
 
 
 def ceiling(right: int, questions: int, coverage: float) -> float:
     """The largest share right among the `coverage`% of `questions` answered, with `right` right first answers."""
-    answered = max(math.ceil(questions * coverage / 100), 1)
+    answered = answered_count(questions, coverage)
     return 100 * min(right, answered) / answered
 
 
-def trade(rows: list[dict], threshold: float) -> dict:
-    given = [row for row in rows if row["score"] >= threshold]
-    unanswerable = [row for row in rows if row["unanswerable"]]
-    return {"threshold": threshold, "answered": round(100 * len(given) / len(rows), 1),
-            "right": round(100 * sum(row["right"] for row in given) / len(given), 1) if given else None,
-            "rejected": round(100 * sum(row["score"] < threshold for row in unanswerable) / len(unanswerable), 1)
-            if unanswerable else None}
-
-
-def sampling_error(scores: np.ndarray, simulations: int, seed: int = 0, target: float = 0.05) -> dict:
+def sampling_error(scores: np.ndarray, simulations: int, seed: int = 0, target: float = ERROR_TARGET) -> dict:
     """The calibration error of draws in which each answer is right with exactly its stated probability."""
     rng = np.random.default_rng(seed)
     errors = []
@@ -90,20 +83,22 @@ def sampling_error(scores: np.ndarray, simulations: int, seed: int = 0, target: 
 
 def bounds(dump: Path, coverage: float, target: float, simulations: int) -> dict:
     rows = first_answers(dump)
-    scores = np.array([row["score"] for row in rows])
+    tops = [(row["score"], float(row["right"])) for row in rows]  # as `qa.evaluation.risk_coverage` reads them
+    unanswerable = [row["unanswerable"] for row in rows]
     right, among = sum(row["right"] for row in rows), sum(row["right_in_first"] for row in rows)
-    measured = operating_points([(row["score"], float(row["right"])) for row in rows], coverage, target)
-    return {"set": dump.name, "questions": len(rows), "unanswerable": sum(row["unanswerable"] for row in rows),
+    measured = operating_points(tops, coverage, target)
+    return {"set": dump.name, "questions": len(rows), "unanswerable": sum(unanswerable),
             "first_right": right, f"right_among_first_{FIRST}": among,
             "wrong_first": sum(not row["unanswerable"] and not row["right"] for row in rows),
             "wrong_first_in_own_article": sum(row["wrong_in_own_article"] for row in rows),
             f"right_at_{coverage:g}_answered": measured[f"right_at_{coverage:g}_answered"],
             "ceiling": round(ceiling(right, len(rows), coverage), 1),
             "ceiling_reranked": round(ceiling(among, len(rows), coverage), 1),
-            "calibration_error": reliability([(row["score"], float(row["right"])) for row in rows])
-            ["expected_calibration_error"],
-            "perfect_calibration_error": sampling_error(scores, simulations),
-            "trade": [trade(rows, threshold) for threshold in THRESHOLDS]}
+            "calibration_error": reliability(tops)["expected_calibration_error"],
+            "perfect_calibration_error": sampling_error(np.array([score for score, _ in tops]), simulations),
+            "trade": [{"threshold": point["threshold"], "answered": point["coverage"], "right": point["accuracy"],
+                       "rejected": unanswerable_rejected(tops, unanswerable, point["threshold"])}
+                      for point in risk_coverage(tops, THRESHOLDS)]}
 
 
 def main() -> int:
@@ -127,7 +122,7 @@ def main() -> int:
         noise = r["perfect_calibration_error"]
         print(f"  calibration error {r['calibration_error']}; a perfectly calibrated score would measure "
               f"{noise['mean']} on average, {noise['p95']} at the 95th percentile, "
-              f"at most 0.05 in {100 * noise['share_at_most_target']:.0f}% of draws")
+              f"at most {ERROR_TARGET:g} in {100 * noise['share_at_most_target']:.0f}% of draws")
         for point in r["trade"]:
             print(f"  threshold {point['threshold']:.2f}: answered {point['answered']}%, right {point['right']}%, "
                   f"unanswerable rejected {point['rejected']}%")
